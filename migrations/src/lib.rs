@@ -1,0 +1,23 @@
+//! The schema of tenantbase, one change per file, applied in the order of [`Migrator`].
+//!
+//! Tenant-owned tables carry `tenant_id` in their primary key (`(tenant_id, id)`) so that the
+//! schema distributes by tenant, and on PostgreSQL get row-level security through [`rls`].
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_platform;
+mod m20261123_000002_users;
+pub mod rls;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_platform::Migration),
+            Box::new(m20261123_000002_users::Migration),
+        ]
+    }
+}

@@ -1,0 +1,206 @@
+//! Password hashing with argon2id at OWASP parameters (SECURITY.md items 14-16).
+//!
+//! Hashing is deliberately slow, so it runs on the blocking pool, never on a request worker;
+//! and length is checked before hashing so a huge password costs nothing.
+
+use std::sync::OnceLock;
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, FieldError};
+
+pub const MIN_LENGTH: usize = 8;
+pub const MAX_BYTES: usize = 1024;
+
+/// The most common passwords (from public breach corpora), refused outright.
+const COMMON: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd",
+    "p@ssw0rd",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "12345678910",
+    "87654321",
+    "11111111",
+    "00000000",
+    "123123123",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty12",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "asdfghjkl",
+    "iloveyou",
+    "iloveyou1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "welcome1",
+    "welcome123",
+    "letmein1",
+    "letmein123",
+    "trustno1",
+    "superman",
+    "starwars",
+    "whatever",
+    "dragon123",
+    "monkey123",
+    "abc12345",
+    "abcd1234",
+    "aa123456",
+    "admin123",
+    "administrator",
+    "changeme",
+    "changeme123",
+    "computer",
+    "internet",
+    "michelle",
+    "jennifer",
+    "11223344",
+    "qwertyui",
+    "987654321",
+    "999999999",
+    "88888888",
+    "12341234",
+    "1234qwer",
+    "qwer1234",
+    "access14",
+    "master123",
+    "shadow123",
+    "mustang1",
+    "charlie1",
+    "football1",
+    "tenantbase",
+];
+
+/// Checks a new password: 8 characters to 1024 bytes, not one of the most common.
+pub fn check_policy(field: &str, password: &str) -> Result<(), FieldError> {
+    if password.len() > MAX_BYTES {
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("must be at most {MAX_BYTES} bytes"),
+        ));
+    }
+    if password.chars().count() < MIN_LENGTH {
+        return Err(FieldError::new(
+            field,
+            "too_short",
+            format!("must be at least {MIN_LENGTH} characters"),
+        ));
+    }
+    if COMMON.contains(&password.to_lowercase().as_str()) {
+        return Err(FieldError::new(
+            field,
+            "too_common",
+            "is one of the most common passwords",
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password to an argon2id PHC string (m = 19456 KiB, t = 2, p = 1: the crate's
+/// defaults, which are OWASP's recommendation).
+pub async fn hash(password: SecretString) -> Result<String, Error> {
+    tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
+        .await
+        .map_err(Error::internal)?
+}
+
+fn hash_now(password: &str) -> Result<String, Error> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(Error::internal)
+}
+
+/// Verifies a password against a stored hash; with no hash (unknown user) it verifies against a
+/// dummy so that both paths take the same time.
+pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, Error> {
+    if password.expose_secret().len() > MAX_BYTES {
+        return Ok(false);
+    }
+    tokio::task::spawn_blocking(move || {
+        let stored = match stored {
+            Some(hash) => hash,
+            None => dummy_hash()?.to_string(),
+        };
+        let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
+        let matches = Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok();
+        Ok(matches && !stored.is_empty())
+    })
+    .await
+    .map_err(Error::internal)?
+}
+
+fn dummy_hash() -> Result<&'static str, Error> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash);
+    }
+    let hash = hash_now("tenantbase-dummy-password-for-timing")?;
+    Ok(DUMMY.get_or_init(|| hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let hash = hash(SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            verify(
+                SecretString::from("correct horse battery"),
+                Some(hash.clone())
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !verify(SecretString::from("wrong horse battery"), Some(hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify(SecretString::from("anything at all"), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn policy_checks_length_before_anything_else_and_refuses_common_passwords() {
+        assert_eq!(check_policy("p", "short").unwrap_err().code, "too_short");
+        assert_eq!(
+            check_policy("p", &"x".repeat(1025)).unwrap_err().code,
+            "too_long"
+        );
+        assert_eq!(
+            check_policy("p", "Password123").unwrap_err().code,
+            "too_common"
+        );
+        assert!(check_policy("p", &"x".repeat(64)).is_ok());
+        assert!(check_policy("p", "ünïcödé-pässwörd").is_ok());
+    }
+}

@@ -1,0 +1,232 @@
+//! Access tokens: short-lived HS256 JWTs (SECURITY.md items 9-12). One algorithm is pinned;
+//! `exp`, `iss`, `aud` and `sub` are required and checked, `nbf` too, with 5 s of leeway.
+
+use std::{path::Path, time::Duration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Role;
+use crate::config::Config;
+
+/// A configured secret shorter than this stops startup.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// The `aud` every access token carries and every request requires.
+pub const AUDIENCE: &str = "tenantbase";
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: u64 = 5;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user (or platform admin) id.
+    pub sub: Uuid,
+    /// The tenant the token is bound to; absent for platform admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<Uuid>,
+    pub role: Role,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: Uuid,
+}
+
+/// Why a token was refused. All of these answer 401 `invalid_token`.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token rejected: {0}")]
+    Rejected(#[from] jsonwebtoken::errors::Error),
+    #[error("token claims are inconsistent")]
+    Inconsistent,
+}
+
+/// Errors of preparing the signing key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read or write the JWT secret at {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the JWT secret at {0} is shorter than 32 bytes; delete it to generate a new one")]
+    TooShort(String),
+    #[error("cannot generate a random secret: {0}")]
+    Random(String),
+}
+
+/// Signs and verifies access tokens.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &SecretString, issuer: &str, ttl: Duration) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
+        TokenKeys {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            issuer: issuer.to_string(),
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Issues an access token for a user of `tenant` (or a platform admin when `None`).
+    pub fn issue(
+        &self,
+        subject: Uuid,
+        tenant: Option<Uuid>,
+        role: Role,
+    ) -> Result<String, TokenError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: subject,
+            tid: tenant,
+            role,
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl.as_secs(),
+            iss: self.issuer.clone(),
+            aud: AUDIENCE.to_string(),
+            jti: Uuid::new_v4(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// Verifies signature, algorithm and claims. A platform-admin role must come without a
+    /// tenant and a tenant role with one.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        if (claims.role == Role::PlatformAdmin) != claims.tid.is_none() {
+            return Err(TokenError::Inconsistent);
+        }
+        Ok(claims)
+    }
+}
+
+/// The signing secret: `TB_JWT_SECRET`, or one generated on first run and kept in
+/// `{data_dir}/jwt_secret` (mode 0600). Instances that share a database must share the secret.
+pub fn load_secret(config: &Config) -> Result<SecretString, KeyError> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let path = config.data_dir.join("jwt_secret");
+    let io = |source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(existing) => {
+            let existing = existing.trim().to_string();
+            if existing.len() < MIN_SECRET_BYTES {
+                return Err(KeyError::TooShort(path.display().to_string()));
+            }
+            Ok(SecretString::from(existing))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let secret = random_token(48).map_err(KeyError::Random)?;
+            std::fs::create_dir_all(&config.data_dir).map_err(io)?;
+            write_private(&path, &secret).map_err(io)?;
+            tracing::info!(path = %path.display(), "generated a JWT signing secret");
+            Ok(SecretString::from(secret))
+        }
+        Err(error) => Err(io(error)),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// `len` bytes from the OS CSPRNG, base64url-encoded.
+pub fn random_token(len: usize) -> Result<String, String> {
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(
+            &SecretString::from("k".repeat(32)),
+            "tenantbase",
+            Duration::from_secs(60),
+        )
+    }
+
+    #[test]
+    fn signs_and_verifies_with_the_crypto_backend() {
+        let keys = keys();
+        let (user, tenant) = (Uuid::now_v7(), Uuid::now_v7());
+        let token = keys.issue(user, Some(tenant), Role::Editor).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(
+            (claims.sub, claims.tid, claims.role),
+            (user, Some(tenant), Role::Editor)
+        );
+        assert_eq!(claims.aud, AUDIENCE);
+    }
+
+    #[test]
+    fn refuses_other_keys_issuers_and_tampering() {
+        let token = keys()
+            .issue(Uuid::now_v7(), None, Role::PlatformAdmin)
+            .unwrap();
+        let other_key = TokenKeys::new(
+            &SecretString::from("x".repeat(32)),
+            "tenantbase",
+            Duration::from_secs(60),
+        );
+        assert!(other_key.verify(&token).is_err());
+        let other_issuer = TokenKeys::new(
+            &SecretString::from("k".repeat(32)),
+            "other",
+            Duration::from_secs(60),
+        );
+        assert!(other_issuer.verify(&token).is_err());
+        let mut tampered = token.clone();
+        tampered.insert(token.find('.').unwrap() + 2, 'A');
+        assert!(keys().verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn a_tenant_role_without_a_tenant_is_refused() {
+        let token = keys().issue(Uuid::now_v7(), None, Role::Admin).unwrap();
+        assert!(matches!(
+            keys().verify(&token),
+            Err(TokenError::Inconsistent)
+        ));
+    }
+}

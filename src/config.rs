@@ -1,0 +1,301 @@
+//! The one configuration struct, read from `TB_*` environment variables (API.md "Running").
+//!
+//! Every field has a working default so that `tenantbase serve` runs on a fresh machine with an
+//! embedded SQLite database. Unknown `TB_*` variables are rejected: a typo in a deployment should
+//! stop the process, not silently fall back to a default.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Every variable this struct reads. Anything else starting with `TB_` is a configuration error.
+const KNOWN_VARS: &[&str] = &[
+    "TB_DATABASE_URL",
+    "TB_MIGRATE_DATABASE_URL",
+    "TB_BIND",
+    "TB_BASE_DOMAIN",
+    "TB_DATA_DIR",
+    "TB_JWT_SECRET",
+    "TB_JWT_ISSUER",
+    "TB_ACCESS_TOKEN_TTL",
+    "TB_ADMIN_EMAIL",
+    "TB_ADMIN_PASSWORD",
+    "TB_LOG",
+    "TB_LOG_FORMAT",
+    "TB_METRICS_TOKEN",
+    "TB_BODY_LIMIT",
+    "TB_INSECURE_ALLOW_RLS_BYPASS",
+    "TB_SHUTDOWN_TIMEOUT",
+    "TB_WORKERS",
+];
+
+/// Errors found while reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration variable {0} (known: {known})", known = KNOWN_VARS.join(", "))]
+    UnknownVariable(String),
+    #[error("{name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The complete server configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// `TB_DATABASE_URL`: runtime connection. Default: SQLite file in the data directory.
+    pub database_url: SecretString,
+    /// `TB_MIGRATE_DATABASE_URL`: owner connection used by `migrate`; defaults to `database_url`.
+    pub migrate_database_url: Option<SecretString>,
+    /// `TB_BIND`: listen address, `127.0.0.1:8080` by default; port 0 picks a free port.
+    pub bind: String,
+    /// `TB_BASE_DOMAIN`: tenants live at `{slug}.{base_domain}`. Default `localhost`.
+    pub base_domain: String,
+    /// `TB_DATA_DIR`: where the embedded database and the generated JWT secret live. Default `data`.
+    pub data_dir: PathBuf,
+    /// `TB_JWT_SECRET`: HS256 signing key, at least 32 bytes. Generated and kept in the data
+    /// directory when unset (set it explicitly when running more than one instance).
+    pub jwt_secret: Option<SecretString>,
+    /// `TB_JWT_ISSUER`: the `iss` claim written and required. Default `tenantbase`.
+    pub jwt_issuer: String,
+    /// `TB_ACCESS_TOKEN_TTL`: access-token lifetime in seconds. Default 900 (15 minutes).
+    pub access_token_ttl: Duration,
+    /// `TB_ADMIN_EMAIL`: with `admin_password`, `serve` ensures this platform admin exists.
+    pub admin_email: Option<String>,
+    /// `TB_ADMIN_PASSWORD`: the bootstrap platform admin's password.
+    pub admin_password: Option<SecretString>,
+    /// `TB_LOG`: tracing filter directives. Default `info`.
+    pub log: String,
+    /// `TB_LOG_FORMAT`: `pretty` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `TB_METRICS_TOKEN`: bearer token `/metrics` requires; unset means loopback peers only.
+    pub metrics_token: Option<SecretString>,
+    /// `TB_BODY_LIMIT`: maximum request body in bytes. Default 1 MiB.
+    pub body_limit: usize,
+    /// `TB_INSECURE_ALLOW_RLS_BYPASS`: start even if the runtime role could bypass row-level
+    /// security. For local experiments only; logged as a warning on every start.
+    pub insecure_allow_rls_bypass: bool,
+    /// `TB_SHUTDOWN_TIMEOUT`: seconds in-flight requests get to finish on SIGTERM. Default 30.
+    pub shutdown_timeout: Duration,
+    /// `TB_WORKERS`: HTTP worker threads. Default: one per core.
+    pub workers: Option<usize>,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads the configuration from `(name, value)` pairs; variables not starting with `TB_`
+    /// are ignored. Tests use this to stay independent of the process environment.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut map = std::collections::HashMap::new();
+        for (key, value) in vars {
+            let key = key.into();
+            if !key.starts_with("TB_") {
+                continue;
+            }
+            if !KNOWN_VARS.contains(&key.as_str()) {
+                return Err(ConfigError::UnknownVariable(key));
+            }
+            map.insert(key, value.into());
+        }
+        let get = |name: &str| map.get(name).filter(|v| !v.is_empty()).cloned();
+
+        let data_dir = PathBuf::from(get("TB_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let default_db = format!("sqlite://{}/tenantbase.db?mode=rwc", data_dir.display());
+        let base_domain = get("TB_BASE_DOMAIN")
+            .unwrap_or_else(|| "localhost".into())
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if base_domain.is_empty() || base_domain.contains(['/', ':', ' ']) {
+            return Err(invalid(
+                "TB_BASE_DOMAIN",
+                "must be a bare domain name such as example.com",
+            ));
+        }
+        let jwt_secret = get("TB_JWT_SECRET").map(SecretString::from);
+        if let Some(secret) = &jwt_secret {
+            if secret.expose_secret().len() < crate::auth::token::MIN_SECRET_BYTES {
+                return Err(invalid(
+                    "TB_JWT_SECRET",
+                    "must be at least 32 bytes (256 bits) of random data, e.g. `openssl rand -base64 48`",
+                ));
+            }
+        }
+        let admin_email = get("TB_ADMIN_EMAIL");
+        let admin_password = get("TB_ADMIN_PASSWORD").map(SecretString::from);
+        if admin_email.is_some() != admin_password.is_some() {
+            return Err(invalid(
+                "TB_ADMIN_EMAIL",
+                "TB_ADMIN_EMAIL and TB_ADMIN_PASSWORD must be set together",
+            ));
+        }
+        let log_format = match get("TB_LOG_FORMAT").as_deref() {
+            None | Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "TB_LOG_FORMAT",
+                    &format!("`{other}` is not one of pretty, json"),
+                ));
+            }
+        };
+
+        Ok(Config {
+            database_url: SecretString::from(get("TB_DATABASE_URL").unwrap_or(default_db)),
+            migrate_database_url: get("TB_MIGRATE_DATABASE_URL").map(SecretString::from),
+            bind: get("TB_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            base_domain,
+            data_dir,
+            jwt_secret,
+            jwt_issuer: get("TB_JWT_ISSUER").unwrap_or_else(|| "tenantbase".into()),
+            access_token_ttl: Duration::from_secs(parse_number(&get, "TB_ACCESS_TOKEN_TTL", 900)?),
+            admin_email,
+            admin_password,
+            log: get("TB_LOG").unwrap_or_else(|| "info".into()),
+            log_format,
+            metrics_token: get("TB_METRICS_TOKEN").map(SecretString::from),
+            body_limit: parse_number(&get, "TB_BODY_LIMIT", 1024 * 1024)?,
+            insecure_allow_rls_bypass: parse_bool(&get, "TB_INSECURE_ALLOW_RLS_BYPASS")?,
+            shutdown_timeout: Duration::from_secs(parse_number(&get, "TB_SHUTDOWN_TIMEOUT", 30)?),
+            workers: get("TB_WORKERS")
+                .map(|_| parse_number(&get, "TB_WORKERS", 1))
+                .transpose()?,
+        })
+    }
+
+    /// The owner connection for migrations: `TB_MIGRATE_DATABASE_URL`, else `TB_DATABASE_URL`.
+    pub fn migrate_url(&self) -> &SecretString {
+        self.migrate_database_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+    }
+
+    /// True when the configured database is the embedded SQLite default (or any SQLite file).
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose_secret().starts_with("sqlite:")
+    }
+}
+
+fn invalid(name: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.to_string(),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| invalid(name, &format!("`{raw}` is not a non-negative whole number"))),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<bool, ConfigError> {
+    match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") | Some("0") | Some("no") => Ok(false),
+        Some("true") | Some("1") | Some("yes") => Ok(true),
+        Some(other) => Err(invalid(name, &format!("`{other}` is not true or false"))),
+    }
+}
+
+/// Shows a database URL with its password replaced, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &redact_url(self.database_url.expose_secret()),
+            )
+            .field(
+                "migrate_database_url",
+                &self
+                    .migrate_database_url
+                    .as_ref()
+                    .map(|u| redact_url(u.expose_secret())),
+            )
+            .field("bind", &self.bind)
+            .field("base_domain", &self.base_domain)
+            .field("data_dir", &self.data_dir)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("admin_email", &self.admin_email)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("body_limit", &self.body_limit)
+            .field("insecure_allow_rls_bypass", &self.insecure_allow_rls_bypass)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_with_no_variables() {
+        let config = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert!(config.is_sqlite());
+        assert_eq!(config.bind, "127.0.0.1:8080");
+        assert_eq!(config.base_domain, "localhost");
+        assert_eq!(config.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_tb_variables_are_rejected() {
+        let err = Config::from_vars([("TB_DATABSE_URL", "x")]).unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownVariable(name) if name == "TB_DATABSE_URL"));
+    }
+
+    #[test]
+    fn short_jwt_secret_stops_startup() {
+        assert!(Config::from_vars([("TB_JWT_SECRET", "too-short")]).is_err());
+    }
+
+    #[test]
+    fn debug_output_redacts_passwords() {
+        let config = Config::from_vars([
+            ("TB_DATABASE_URL", "postgres://app:hunter2@db/tb"),
+            ("TB_JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
+        ])
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("0123456789abcdef"));
+        assert!(shown.contains("postgres://app:***@db/tb"));
+    }
+}

@@ -1,0 +1,71 @@
+//! Database access. Only this module holds the raw connection: platform code reaches platform
+//! tables through [`PlatformDb`], and tenant-owned rows are reached only through [`TenantDb`].
+
+pub(crate) mod connect;
+pub mod notify;
+pub mod roles;
+mod tenant_db;
+
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+
+pub use connect::{connect, migrate};
+pub use roles::RoleCheck;
+pub use tenant_db::{TenantDb, TenantOwned, TenantTxn};
+
+/// Errors of connecting, migrating and checking the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to {url}: {source}")]
+    Connect { url: String, source: DbErr },
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("migration failed: {0}")]
+    Migrate(DbErr),
+    #[error("database error: {0}")]
+    Query(#[from] DbErr),
+}
+
+/// The handle for platform tables (tenants, domains, platform admins) and for the few named
+/// operations that must work across tenants. Its name makes such code stand out in review.
+#[derive(Clone)]
+pub struct PlatformDb {
+    conn: DatabaseConnection,
+}
+
+impl PlatformDb {
+    pub(crate) fn new(conn: DatabaseConnection) -> Self {
+        PlatformDb { conn }
+    }
+
+    /// Connects with the runtime URL (`TB_DATABASE_URL`), for one-off commands.
+    pub async fn connect(config: &crate::Config) -> Result<Self, DbError> {
+        Ok(PlatformDb::new(connect(&config.database_url).await?))
+    }
+
+    /// The connection for platform tables. Never use it for tenant-owned rows.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The scoped handle for one tenant's rows.
+    pub fn tenant(&self, tenant_id: uuid::Uuid) -> TenantDb {
+        TenantDb::new(self.conn.clone(), tenant_id)
+    }
+
+    /// A transaction over platform tables, e.g. to wrap several [`TenantTxn::nested`] scopes.
+    pub async fn begin(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        sea_orm::TransactionTrait::begin(&self.conn).await
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Answers whether the database responds, for `/health/ready`.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+}

@@ -1,0 +1,113 @@
+//! The tenant-scoped handle: the one way in to tenant-owned rows (DESIGN.md principles 1 and 2).
+//!
+//! Every unit of work is a transaction that first sets `app.tenant_id` with `set_config(.., true)`
+//! (transaction-local, so nothing leaks to the next user of a pooled connection); PostgreSQL's
+//! row-level security then hides every other tenant's rows even if a query forgot its filter.
+//! On top of that, [`TenantTxn`] adds `tenant_id = $current` to what it selects and stamps
+//! `tenant_id` on what it inserts.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+/// An entity whose rows belong to one tenant, identified by its `tenant_id` column.
+pub trait TenantOwned: EntityTrait {
+    const TENANT_ID: Self::Column;
+}
+
+/// Opens transactions scoped to one tenant.
+#[derive(Clone)]
+pub struct TenantDb {
+    conn: DatabaseConnection,
+    tenant_id: Uuid,
+}
+
+impl TenantDb {
+    pub(crate) fn new(conn: DatabaseConnection, tenant_id: Uuid) -> Self {
+        TenantDb { conn, tenant_id }
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    /// Starts a transaction in which the database knows the current tenant.
+    pub async fn begin(&self) -> Result<TenantTxn, DbErr> {
+        let txn = self.conn.begin().await?;
+        set_current_tenant(&txn, self.tenant_id).await?;
+        Ok(TenantTxn {
+            txn,
+            tenant_id: self.tenant_id,
+        })
+    }
+}
+
+/// Sets the transaction-local `app.tenant_id` that row-level security policies compare with.
+pub(crate) async fn set_current_tenant(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.tenant_id', $1, true)",
+            [tenant_id.to_string().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// A transaction scoped to one tenant. Dropped without [`TenantTxn::commit`], it rolls back.
+pub struct TenantTxn {
+    txn: DatabaseTransaction,
+    tenant_id: Uuid,
+}
+
+impl TenantTxn {
+    /// Scopes a savepoint of a larger transaction to `tenant_id`, for work that spans tenants
+    /// all or nothing (`tenants apply`). The setting stays until another scope replaces it.
+    pub async fn nested(parent: &DatabaseTransaction, tenant_id: Uuid) -> Result<TenantTxn, DbErr> {
+        let txn = parent.begin().await?;
+        set_current_tenant(&txn, tenant_id).await?;
+        Ok(TenantTxn { txn, tenant_id })
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    /// The transaction, to execute the scoped queries this handle builds.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// `SELECT ... WHERE tenant_id = $current`.
+    pub fn find<E: TenantOwned>(&self) -> Select<E> {
+        E::find().filter(E::TENANT_ID.eq(self.tenant_id))
+    }
+
+    /// `DELETE ... WHERE tenant_id = $current` (narrow it further with `filter`).
+    pub fn delete_many<E: TenantOwned>(&self) -> DeleteMany<E> {
+        E::delete_many().filter(E::TENANT_ID.eq(self.tenant_id))
+    }
+
+    /// Inserts a row of this tenant; a `tenant_id` set by the caller is overwritten.
+    pub async fn insert<A>(&self, model: A) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantOwned,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let mut model = model;
+        model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
+        model.insert(&self.txn).await
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}

@@ -1,0 +1,6 @@
+//! sea-orm entities, one per table, kept plain; behaviour lives in `services/` and `db/`.
+
+pub mod platform_admin;
+pub mod tenant;
+pub mod tenant_domain;
+pub mod user;

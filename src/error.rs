@@ -1,0 +1,228 @@
+//! One error type for the whole request path, and the table that maps each stable error `code`
+//! to its HTTP status and title (API.md "Conventions"). Only this file knows HTTP statuses.
+
+use std::fmt;
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+
+/// Defines [`Code`] and its table in one place: variant => (status, "code", "Title").
+macro_rules! error_codes {
+    ($($variant:ident => ($status:literal, $code:literal, $title:literal),)*) => {
+        /// Every stable error code a client can branch on.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code { $($variant,)* }
+
+        impl Code {
+            /// The snake_case string clients see in `code`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+            /// The HTTP status this code is answered with.
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$variant => status($status),)* }
+            }
+            /// A short, fixed human title for the problem type.
+            pub fn title(self) -> &'static str {
+                match self { $(Code::$variant => $title,)* }
+            }
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+        }
+    };
+}
+
+error_codes! {
+    InvalidJson => (400, "invalid_json", "Malformed JSON"),
+    InvalidQuery => (400, "invalid_query", "Invalid query parameters"),
+    TenantConflict => (400, "tenant_conflict", "Conflicting tenant"),
+    TenantRequired => (400, "tenant_required", "Tenant required"),
+    Unauthenticated => (401, "unauthenticated", "Authentication required"),
+    InvalidToken => (401, "invalid_token", "Invalid token"),
+    InvalidCredentials => (401, "invalid_credentials", "Invalid credentials"),
+    TokenTenantMismatch => (401, "token_tenant_mismatch", "Token belongs to another tenant"),
+    Forbidden => (403, "forbidden", "Forbidden"),
+    TenantSuspended => (403, "tenant_suspended", "Tenant suspended"),
+    NotFound => (404, "not_found", "Not found"),
+    TenantNotFound => (404, "tenant_not_found", "Tenant not found"),
+    MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
+    TenantExists => (409, "tenant_exists", "Tenant exists"),
+    DomainTaken => (409, "domain_taken", "Domain taken"),
+    PayloadTooLarge => (413, "payload_too_large", "Payload too large"),
+    UnsupportedMediaType => (415, "unsupported_media_type", "Unsupported media type"),
+    ValidationFailed => (422, "validation_failed", "Validation failed"),
+    Internal => (500, "internal_error", "Internal server error"),
+    ServiceUnavailable => (503, "service_unavailable", "Service unavailable"),
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One failed field of a validation error (422).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The input field, e.g. `slug` or `domains[1]`.
+    pub field: String,
+    /// A stable snake_case reason: `required`, `invalid`, `reserved`, `too_long`, `taken`...
+    pub code: &'static str,
+    /// A human explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The error of the request path: either a problem the client can act on, or an internal
+/// failure whose cause is logged (with the request id) and never returned.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{code}: {detail}")]
+    Problem {
+        code: Code,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A client-facing problem with a stable code.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Error::Problem {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// A 422 listing what is wrong with each field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        Error::Problem {
+            code: Code::ValidationFailed,
+            detail,
+            errors,
+        }
+    }
+
+    /// A failure that is our fault; `context` is logged, never shown.
+    pub fn internal(context: impl fmt::Display) -> Self {
+        Error::Internal(context.to_string())
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::Problem { code, .. } => *code,
+            Error::Database(_) | Error::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+/// The `application/problem+json` body (RFC 9457).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type; stable per `code`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// Stable snake_case code; branch on this, never on `detail`.
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The request id, to quote when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = self.code();
+        let request_id = crate::telemetry::current_request_id();
+        let (detail, errors) = match self {
+            Error::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
+            internal => {
+                tracing::error!(error = %internal, "request failed");
+                (
+                    "The server could not complete the request.".to_string(),
+                    Vec::new(),
+                )
+            }
+        };
+        let body = Problem {
+            kind: format!(
+                "https://tenantbase.dev/problems/{}",
+                code.as_str().replace('_', "-")
+            ),
+            title: code.title(),
+            status: code.status().as_u16(),
+            detail,
+            code: code.as_str(),
+            errors,
+            request_id,
+        };
+        HttpResponse::build(code.status())
+            .content_type("application/problem+json")
+            .json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_map_to_error_statuses() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_')
+            );
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let response = Error::internal("password=hunter2 in SQL").error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let bytes = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("internal_error"));
+    }
+}

@@ -1,0 +1,49 @@
+//! `/api/tenant`: the caller's own tenant.
+
+use actix_web::{get, put, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::Data;
+use crate::{
+    auth::{TenantCaller, roles::Admin},
+    error::{Error, Problem},
+    services::tenants,
+    state::AppState,
+    tenancy::Tenant,
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(read).service(replace_settings);
+}
+
+/// The tenant the request resolved to (any member).
+#[utoipa::path(
+    tag = "tenant", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Data<Tenant>),
+        (status = 400, description = "`tenant_required` or `tenant_conflict`", body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/tenant")]
+async fn read(caller: TenantCaller) -> web::Json<Data<Tenant>> {
+    web::Json(Data {
+        data: (*caller.tenant).clone(),
+    })
+}
+
+/// Replace the tenant's settings (tenant admins).
+#[utoipa::path(
+    tag = "tenant", security(("bearer" = [])), request_body = Object,
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+)]
+#[put("/tenant/settings")]
+async fn replace_settings(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    body: web::Json<serde_json::Value>,
+) -> Result<web::Json<Data<Tenant>>, Error> {
+    let tenant =
+        tenants::replace_settings(&state, &caller.tenant.id.to_string(), body.into_inner()).await?;
+    Ok(web::Json(Data { data: tenant }))
+}

@@ -1,0 +1,207 @@
+//! `/api/tenants…`: tenant management for platform admins.
+
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{Data, List, created};
+use crate::{
+    auth::PlatformAdmin,
+    error::{Code, Error, Problem},
+    services::{
+        Page,
+        tenants::{self, NewTenant, TenantFilter, TenantPatch, Usage},
+    },
+    state::AppState,
+    tenancy::{Tenant, TenantStatus},
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(read)
+        .service(update)
+        .service(replace_settings)
+        .service(usage)
+        .service(suspend)
+        .service(resume)
+        .service(remove);
+}
+
+/// Query of `GET /api/tenants`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// `active` or `suspended`.
+    status: Option<String>,
+    /// Case-insensitive substring of slug or name.
+    q: Option<String>,
+    /// 0-1000, default 100.
+    limit: Option<i64>,
+    offset: Option<i64>,
+    /// `total_count` adds `meta.total_count`.
+    meta: Option<String>,
+}
+
+/// Create a tenant (optionally with its first admin user).
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), request_body = NewTenant,
+    responses(
+        (status = 201, body = Data<Tenant>),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "`tenant_exists` or `domain_taken`", body = Problem),
+        (status = 422, body = Problem),
+    )
+)]
+#[post("/tenants")]
+async fn create(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    body: web::Json<NewTenant>,
+) -> Result<HttpResponse, Error> {
+    Ok(created(tenants::create(&state, body.into_inner()).await?))
+}
+
+/// List tenants (deleted ones never appear).
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = List<Tenant>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/tenants")]
+async fn list(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Error> {
+    let page = Page::new(query.limit, query.offset, query.meta.as_deref())?;
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some("active") => Some(TenantStatus::Active),
+        Some("suspended") => Some(TenantStatus::Suspended),
+        Some(other) => {
+            return Err(Error::new(
+                Code::InvalidQuery,
+                format!("unknown status `{other}`"),
+            ));
+        }
+    };
+    let filter = TenantFilter {
+        status,
+        q: query.q.clone(),
+    };
+    let (tenants, total) = tenants::list(&state.db, &filter, page).await?;
+    Ok(HttpResponse::Ok().json(List::new(tenants, total)))
+}
+
+/// Read a tenant by id or slug.
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/tenants/{id}")]
+async fn read(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data {
+        data: tenants::get(&state.db, &id).await?,
+    }))
+}
+
+/// Change name, plan or domains (`domains` replaces the list).
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = TenantPatch,
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/tenants/{id}")]
+async fn update(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<TenantPatch>,
+) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data {
+        data: tenants::update(&state, &id, body.into_inner()).await?,
+    }))
+}
+
+/// Replace the tenant's settings with a JSON object.
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = Object,
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+#[put("/tenants/{id}/settings")]
+async fn replace_settings(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data {
+        data: tenants::replace_settings(&state, &id, body.into_inner()).await?,
+    }))
+}
+
+/// What the tenant holds and how much it was used.
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
+    responses((status = 200, body = Data<Usage>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/tenants/{id}/usage")]
+async fn usage(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<Data<Usage>>, Error> {
+    Ok(web::Json(Data {
+        data: tenants::usage(&state, &id).await?,
+    }))
+}
+
+/// Suspend: the tenant's routes answer 403 `tenant_suspended` from the next request on.
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[post("/tenants/{id}/suspend")]
+async fn suspend(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data {
+        data: tenants::set_status(&state, &id, TenantStatus::Suspended).await?,
+    }))
+}
+
+/// Resume a suspended tenant.
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[post("/tenants/{id}/resume")]
+async fn resume(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data {
+        data: tenants::set_status(&state, &id, TenantStatus::Active).await?,
+    }))
+}
+
+/// Delete: unreachable at once (404); rows are purged in the background.
+#[utoipa::path(
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
+    responses((status = 202, description = "Deleted; purge under way"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[delete("/tenants/{id}")]
+async fn remove(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    tenants::delete(&state.into_inner(), &id).await?;
+    Ok(HttpResponse::Accepted().finish())
+}

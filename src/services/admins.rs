@@ -1,0 +1,46 @@
+//! Platform admins: created by `tenantbase admin create` or the `TB_ADMIN_*` bootstrap.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use super::input::{Checks, normalize_email};
+use crate::{auth::password, db::PlatformDb, entities::platform_admin, error::Result};
+
+/// Whether `ensure` created the admin or found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    Created,
+    Existed,
+}
+
+/// Makes sure a platform admin with this email exists. An existing admin's password is left
+/// as it is, so restarting with the bootstrap variables set never changes a password.
+#[tracing::instrument(skip(db, password))]
+pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Result<Ensured> {
+    let mut checks = Checks::default();
+    let email = checks.check(normalize_email("email", email));
+    checks.check(password::check_policy("password", password.expose_secret()));
+    checks.finish()?;
+    let email = email.unwrap_or_default();
+    let existing = platform_admin::Entity::find()
+        .filter(platform_admin::Column::Email.eq(&email))
+        .one(db.conn())
+        .await?;
+    if existing.is_some() {
+        return Ok(Ensured::Existed);
+    }
+    let now = Utc::now();
+    platform_admin::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email),
+        password_hash: Set(password::hash(password).await?),
+        name: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db.conn())
+    .await?;
+    Ok(Ensured::Created)
+}

@@ -1,0 +1,95 @@
+//! Logging in (API.md "Authentication"): tenant users on a tenant, platform admins without one.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    auth::{Role, password},
+    entities::{platform_admin, user},
+    error::{Code, Error, Result},
+    state::AppState,
+    tenancy::Tenant,
+};
+
+/// `POST /api/auth/login`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// The issued access token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+fn invalid_credentials() -> Error {
+    Error::new(Code::InvalidCredentials, "The email or password is wrong.")
+}
+
+/// Checks the credentials against the tenant's users (or the platform admins when no tenant is
+/// named) and issues an access token. An unknown email and a wrong password take the same time
+/// and give the same answer.
+#[tracing::instrument(skip_all, fields(tenant = tenant.map(|t| t.slug.as_str())))]
+pub async fn login(
+    state: &AppState,
+    tenant: Option<&Tenant>,
+    credentials: Credentials,
+) -> Result<TokenResponse> {
+    let email = credentials.email.trim().to_lowercase();
+    if email.len() > 254 || credentials.password.expose_secret().len() > password::MAX_BYTES {
+        return Err(invalid_credentials());
+    }
+    let (account, tenant_id) = match tenant {
+        Some(tenant) => {
+            let txn = state.db.tenant(tenant.id).begin().await?;
+            let found = txn
+                .find::<user::Entity>()
+                .filter(user::Column::Email.eq(&email))
+                .one(txn.conn())
+                .await?;
+            txn.commit().await?;
+            let account = found.filter(|u| u.status == "active").and_then(|u| {
+                Role::parse_tenant_role(&u.role).map(|role| (u.id, role, u.password_hash))
+            });
+            (account, Some(tenant.id))
+        }
+        None => {
+            let found = platform_admin::Entity::find()
+                .filter(platform_admin::Column::Email.eq(&email))
+                .one(state.db.conn())
+                .await?;
+            (
+                found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)),
+                None,
+            )
+        }
+    };
+    let (id, hash) = match account {
+        Some((id, role, hash)) => (Some((id, role)), Some(hash)),
+        None => (None, None),
+    };
+    let verified = password::verify(credentials.password, hash).await?;
+    let Some((id, role)) = id.filter(|_| verified) else {
+        tracing::info!("login refused");
+        return Err(invalid_credentials());
+    };
+    let access_token = state
+        .tokens
+        .issue(id, tenant_id, role)
+        .map_err(Error::internal)?;
+    tracing::info!(user = %id, "logged in");
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl().as_secs(),
+    })
+}

@@ -1,0 +1,9 @@
+//! Business rules, one module per resource. Services take the state they need (the platform
+//! handle, or a tenant-scoped transaction) and return domain values or [`crate::error::Error`].
+
+pub mod admins;
+pub mod auth;
+pub mod input;
+pub mod tenants;
+
+pub use input::Page;

@@ -1,0 +1,23 @@
+//! The state every request handler shares.
+
+use std::sync::Arc;
+
+use crate::{
+    auth::TokenKeys,
+    config::Config,
+    db::{PlatformDb, RoleCheck},
+    telemetry::Metrics,
+    tenancy::TenantCache,
+};
+
+/// Shared by all workers behind `web::Data` (an `Arc`). Holds no per-tenant state of its own:
+/// caches are keyed by tenant and everything durable lives in the database.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PlatformDb,
+    pub tenants: TenantCache,
+    pub tokens: TokenKeys,
+    /// The startup check of the database role, reported by `/health/ready`.
+    pub role_check: RoleCheck,
+    pub metrics: Metrics,
+}

@@ -1,0 +1,101 @@
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::entities::tenant;
+
+/// A tenant organization as the rest of the code sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub plan: Plan,
+    pub status: TenantStatus,
+    /// Custom domains that route to this tenant, in addition to `{slug}.{TB_BASE_DOMAIN}`.
+    pub domains: Vec<String>,
+    /// Free-form tenant settings (a JSON object).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Tenant {
+    pub(crate) fn from_row(row: tenant::Model, domains: Vec<String>) -> Self {
+        Tenant {
+            id: row.id,
+            slug: row.slug,
+            plan: Plan::parse(&row.plan).unwrap_or_default(),
+            status: TenantStatus::parse(&row.status),
+            name: row.name,
+            domains,
+            settings: row.settings,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// Lifecycle of a tenant. `Deleted` tenants are invisible to the API while they are purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+    #[serde(skip)]
+    Deleted,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+            TenantStatus::Deleted => "deleted",
+        }
+    }
+
+    /// Unknown values read as `Deleted` so that a corrupt row fails closed.
+    pub(crate) fn parse(value: &str) -> Self {
+        match value {
+            "active" => TenantStatus::Active,
+            "suspended" => TenantStatus::Suspended,
+            _ => TenantStatus::Deleted,
+        }
+    }
+}
+
+/// A tenant's plan; limits (rate, storage, file size) derive from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    #[default]
+    Free,
+    Pro,
+    Enterprise,
+}
+
+impl Plan {
+    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Pro, Plan::Enterprise];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Plan::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
