@@ -117,15 +117,10 @@ impl Config {
 
         let data_dir = PathBuf::from(get("TB_DATA_DIR").unwrap_or_else(|| "data".into()));
         let default_db = format!("sqlite://{}/tenantbase.db?mode=rwc", data_dir.display());
-        let base_domain = get("TB_BASE_DOMAIN")
-            .unwrap_or_else(|| "localhost".into())
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
+        let base_domain =
+            get("TB_BASE_DOMAIN").unwrap_or_else(|| "localhost".into()).trim_end_matches('.').to_ascii_lowercase();
         if base_domain.is_empty() || base_domain.contains(['/', ':', ' ']) {
-            return Err(invalid(
-                "TB_BASE_DOMAIN",
-                "must be a bare domain name such as example.com",
-            ));
+            return Err(invalid("TB_BASE_DOMAIN", "must be a bare domain name such as example.com"));
         }
         let jwt_secret = get("TB_JWT_SECRET").map(SecretString::from);
         if let Some(secret) = &jwt_secret {
@@ -139,19 +134,13 @@ impl Config {
         let admin_email = get("TB_ADMIN_EMAIL");
         let admin_password = get("TB_ADMIN_PASSWORD").map(SecretString::from);
         if admin_email.is_some() != admin_password.is_some() {
-            return Err(invalid(
-                "TB_ADMIN_EMAIL",
-                "TB_ADMIN_EMAIL and TB_ADMIN_PASSWORD must be set together",
-            ));
+            return Err(invalid("TB_ADMIN_EMAIL", "TB_ADMIN_EMAIL and TB_ADMIN_PASSWORD must be set together"));
         }
         let log_format = match get("TB_LOG_FORMAT").as_deref() {
             None | Some("pretty") | Some("text") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(invalid(
-                    "TB_LOG_FORMAT",
-                    &format!("`{other}` is not one of pretty, json"),
-                ));
+                return Err(invalid("TB_LOG_FORMAT", &format!("`{other}` is not one of pretty, json")));
             }
         };
 
@@ -172,17 +161,13 @@ impl Config {
             body_limit: parse_number(&get, "TB_BODY_LIMIT", 1024 * 1024)?,
             insecure_allow_rls_bypass: parse_bool(&get, "TB_INSECURE_ALLOW_RLS_BYPASS")?,
             shutdown_timeout: Duration::from_secs(parse_number(&get, "TB_SHUTDOWN_TIMEOUT", 30)?),
-            workers: get("TB_WORKERS")
-                .map(|_| parse_number(&get, "TB_WORKERS", 1))
-                .transpose()?,
+            workers: get("TB_WORKERS").map(|_| parse_number(&get, "TB_WORKERS", 1)).transpose()?,
         })
     }
 
     /// The owner connection for migrations: `TB_MIGRATE_DATABASE_URL`, else `TB_DATABASE_URL`.
     pub fn migrate_url(&self) -> &SecretString {
-        self.migrate_database_url
-            .as_ref()
-            .unwrap_or(&self.database_url)
+        self.migrate_database_url.as_ref().unwrap_or(&self.database_url)
     }
 
     /// True when the configured database is the embedded SQLite default (or any SQLite file).
@@ -192,10 +177,7 @@ impl Config {
 }
 
 fn invalid(name: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        reason: reason.to_string(),
-    }
+    ConfigError::Invalid { name, reason: reason.to_string() }
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -205,17 +187,13 @@ fn parse_number<T: std::str::FromStr>(
 ) -> Result<T, ConfigError> {
     match get(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|_| invalid(name, &format!("`{raw}` is not a non-negative whole number"))),
+        Some(raw) => {
+            raw.trim().parse().map_err(|_| invalid(name, &format!("`{raw}` is not a non-negative whole number")))
+        }
     }
 }
 
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<bool, ConfigError> {
+fn parse_bool(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
     match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("false") | Some("0") | Some("no") => Ok(false),
         Some("true") | Some("1") | Some("yes") => Ok(true),
@@ -238,17 +216,8 @@ pub fn redact_url(url: &str) -> String {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field(
-                "database_url",
-                &redact_url(self.database_url.expose_secret()),
-            )
-            .field(
-                "migrate_database_url",
-                &self
-                    .migrate_database_url
-                    .as_ref()
-                    .map(|u| redact_url(u.expose_secret())),
-            )
+            .field("database_url", &redact_url(self.database_url.expose_secret()))
+            .field("migrate_database_url", &self.migrate_database_url.as_ref().map(|u| redact_url(u.expose_secret())))
             .field("bind", &self.bind)
             .field("base_domain", &self.base_domain)
             .field("data_dir", &self.data_dir)

@@ -78,11 +78,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            code,
-            message: message.into(),
-        }
+        FieldError { field: field.into(), code, message: message.into() }
     }
 }
 
@@ -91,11 +87,7 @@ impl FieldError {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{code}: {detail}")]
-    Problem {
-        code: Code,
-        detail: String,
-        errors: Vec<FieldError>,
-    },
+    Problem { code: Code, detail: String, errors: Vec<FieldError> },
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("internal error: {0}")]
@@ -107,11 +99,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A client-facing problem with a stable code.
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        Error::Problem {
-            code,
-            detail: detail.into(),
-            errors: Vec::new(),
-        }
+        Error::Problem { code, detail: detail.into(), errors: Vec::new() }
     }
 
     /// A 422 listing what is wrong with each field.
@@ -120,11 +108,7 @@ impl Error {
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        Error::Problem {
-            code: Code::ValidationFailed,
-            detail,
-            errors,
-        }
+        Error::Problem { code: Code::ValidationFailed, detail, errors }
     }
 
     /// A failure that is our fault; `context` is logged, never shown.
@@ -171,17 +155,11 @@ impl ResponseError for Error {
             Error::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
             internal => {
                 tracing::error!(error = %internal, "request failed");
-                (
-                    "The server could not complete the request.".to_string(),
-                    Vec::new(),
-                )
+                ("The server could not complete the request.".to_string(), Vec::new())
             }
         };
         let body = Problem {
-            kind: format!(
-                "https://tenantbase.dev/problems/{}",
-                code.as_str().replace('_', "-")
-            ),
+            kind: format!("https://tenantbase.dev/problems/{}", code.as_str().replace('_', "-")),
             title: code.title(),
             status: code.status().as_u16(),
             detail,
@@ -189,9 +167,7 @@ impl ResponseError for Error {
             errors,
             request_id,
         };
-        HttpResponse::build(code.status())
-            .content_type("application/problem+json")
-            .json(body)
+        HttpResponse::build(code.status()).content_type("application/problem+json").json(body)
     }
 }
 
@@ -204,11 +180,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for code in Code::ALL {
             assert!(seen.insert(code.as_str()), "duplicate code {code}");
-            assert!(
-                code.as_str()
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_')
-            );
+            assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
             assert!(code.status().is_client_error() || code.status().is_server_error());
         }
     }
@@ -218,9 +190,7 @@ mod tests {
         let response = Error::internal("password=hunter2 in SQL").error_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = actix_web::body::to_bytes(response.into_body());
-        let bytes = futures_util::FutureExt::now_or_never(body)
-            .unwrap()
-            .unwrap();
+        let bytes = futures_util::FutureExt::now_or_never(body).unwrap().unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("hunter2"));
         assert!(text.contains("internal_error"));

@@ -45,10 +45,7 @@ pub enum StartupError {
     #[error("cannot create the platform admin from TB_ADMIN_EMAIL/TB_ADMIN_PASSWORD: {0}")]
     Bootstrap(error::Error),
     #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    Bind { address: String, source: std::io::Error },
 }
 
 /// A built server, bound to its port, not yet running.
@@ -87,9 +84,7 @@ impl Application {
         let tokens = TokenKeys::new(&secret, &config.jwt_issuer, config.access_token_ttl);
         let platform = PlatformDb::new(conn.clone());
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-            let outcome = admins::ensure(&platform, email, password.clone())
-                .await
-                .map_err(StartupError::Bootstrap)?;
+            let outcome = admins::ensure(&platform, email, password.clone()).await.map_err(StartupError::Bootstrap)?;
             if outcome == admins::Ensured::Created {
                 tracing::info!(email, "created the bootstrap platform admin");
             }
@@ -105,15 +100,10 @@ impl Application {
         });
 
         let address = config.bind.clone();
-        let bind = |source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        };
+        let bind = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&config.bind).map_err(bind)?;
         let port = listener.local_addr().map_err(bind)?.port();
-        let workers = config
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let shutdown_timeout = config.shutdown_timeout.as_secs();
         let state = web::Data::new(AppState {
             config: Arc::new(config),

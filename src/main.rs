@@ -7,10 +7,7 @@ use secrecy::SecretString;
 use tenantbase::{Application, Config, db, manifest, services, telemetry};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "A multi-tenant SaaS backend. Configured by TB_* environment variables (and .env)."
-)]
+#[command(version, about = "A multi-tenant SaaS backend. Configured by TB_* environment variables (and .env).")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,38 +83,25 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let base = config.base_domain.clone();
             let app = Application::build(config).await?;
             let port = app.port();
-            let host = address
-                .rsplit_once(':')
-                .map_or(address.as_str(), |(h, _)| h);
+            let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
             tracing::info!(%address, port, "tenantbase listening");
-            println!(
-                "tenantbase is listening on http://{host}:{port} (tenants at http://{{slug}}.{base}:{port})"
-            );
+            println!("tenantbase is listening on http://{host}:{port} (tenants at http://{{slug}}.{base}:{port})");
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
             db::migrate(&config).await?;
             println!("migrations applied");
         }
-        Command::Tenants {
-            command: TenantsCommand::Apply { dir },
-        } => {
-            let manifests =
-                manifest::load_dir(&dir, &config.base_domain, |name| std::env::var(name).ok())?;
+        Command::Tenants { command: TenantsCommand::Apply { dir } } => {
+            let manifests = manifest::load_dir(&dir, &config.base_domain, |name| std::env::var(name).ok())?;
             let conn = connect_migrated(&config).await?;
             let outcomes = manifest::apply(&conn, &manifests).await?;
             for outcome in outcomes {
-                let admin = if outcome.admin_created {
-                    ", admin created"
-                } else {
-                    ""
-                };
+                let admin = if outcome.admin_created { ", admin created" } else { "" };
                 println!("{}: {:?}{admin}", outcome.slug, outcome.tenant);
             }
         }
-        Command::Admin {
-            command: AdminCommand::Create { email, password },
-        } => {
+        Command::Admin { command: AdminCommand::Create { email, password } } => {
             let conn = connect_migrated(&config).await?;
             match services::admins::ensure(&conn, &email, SecretString::from(password)).await? {
                 services::admins::Ensured::Created => println!("platform admin {email} created"),

@@ -77,10 +77,7 @@ pub enum ManifestError {
     #[error("{0}")]
     Invalid(Problems),
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("applying {file} failed, nothing was changed: {source}")]
     Apply { file: String, source: Error },
     #[error("nothing was changed: {0}")]
@@ -93,11 +90,7 @@ pub struct Problems(pub Vec<String>);
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} problem(s) in the manifests, nothing was changed:",
-            self.0.len()
-        )?;
+        writeln!(f, "{} problem(s) in the manifests, nothing was changed:", self.0.len())?;
         for problem in &self.0 {
             writeln!(f, "  {problem}")?;
         }
@@ -114,9 +107,7 @@ pub struct Outcome {
 }
 
 fn line_of(source: &str, span: Option<Range<usize>>) -> usize {
-    span.map_or(1, |s| {
-        source[..s.start.min(source.len())].matches('\n').count() + 1
-    })
+    span.map_or(1, |s| source[..s.start.min(source.len())].matches('\n').count() + 1)
 }
 
 /// Reads and validates every `*.toml` file of `dir` (sorted by name). `env` resolves
@@ -126,10 +117,7 @@ pub fn load_dir(
     base_domain: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<TenantManifest>, ManifestError> {
-    let io = |source| ManifestError::Io {
-        path: dir.display().to_string(),
-        source,
-    };
+    let io = |source| ManifestError::Io { path: dir.display().to_string(), source };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -138,22 +126,15 @@ pub fn load_dir(
     files.sort();
     let mut problems = Problems::default();
     if files.is_empty() {
-        problems
-            .0
-            .push(format!("{}: no *.toml manifests found", dir.display()));
+        problems.0.push(format!("{}: no *.toml manifests found", dir.display()));
     }
     let mut manifests: Vec<TenantManifest> = Vec::new();
     for file in files {
-        let source = std::fs::read_to_string(&file).map_err(|source| ManifestError::Io {
-            path: file.display().to_string(),
-            source,
-        })?;
-        let at =
-            |span: Option<Range<usize>>| format!("{}:{}", file.display(), line_of(&source, span));
+        let source = std::fs::read_to_string(&file)
+            .map_err(|source| ManifestError::Io { path: file.display().to_string(), source })?;
+        let at = |span: Option<Range<usize>>| format!("{}:{}", file.display(), line_of(&source, span));
         match toml::from_str::<Manifest>(&source) {
-            Err(e) => problems
-                .0
-                .push(format!("{}: {}", at(e.span()), e.message().trim())),
+            Err(e) => problems.0.push(format!("{}: {}", at(e.span()), e.message().trim())),
             Ok(manifest) => match validate(manifest, base_domain, &env, &at) {
                 Ok(spec) => {
                     if let Some(other) = manifests.iter().find(|m| m.spec.slug == spec.spec.slug) {
@@ -164,20 +145,13 @@ pub fn load_dir(
                             other.file.display()
                         ));
                     }
-                    manifests.push(TenantManifest {
-                        file: file.clone(),
-                        ..spec
-                    });
+                    manifests.push(TenantManifest { file: file.clone(), ..spec });
                 }
                 Err(found) => problems.0.extend(found),
             },
         }
     }
-    if problems.0.is_empty() {
-        Ok(manifests)
-    } else {
-        Err(ManifestError::Invalid(problems))
-    }
+    if problems.0.is_empty() { Ok(manifests) } else { Err(ManifestError::Invalid(problems)) }
 }
 
 fn validate(
@@ -188,32 +162,18 @@ fn validate(
 ) -> Result<TenantManifest, Vec<String>> {
     let mut problems = Vec::new();
     if *m.version.get_ref() != SCHEMA_VERSION {
-        problems.push(format!(
-            "{}: version must be {SCHEMA_VERSION}",
-            at(Some(m.version.span()))
-        ));
+        problems.push(format!("{}: version must be {SCHEMA_VERSION}", at(Some(m.version.span()))));
     }
     let mut checks = Checks::default();
-    let settings = m
-        .settings
-        .as_ref()
-        .map(|s| serde_json::to_value(s.get_ref()))
-        .transpose();
+    let settings = m.settings.as_ref().map(|s| serde_json::to_value(s.get_ref())).transpose();
     let settings = match settings {
         Ok(s) => s,
         Err(e) => {
-            problems.push(format!(
-                "{}: settings: {e}",
-                at(m.settings.as_ref().map(|s| s.span()))
-            ));
+            problems.push(format!("{}: settings: {e}", at(m.settings.as_ref().map(|s| s.span()))));
             None
         }
     };
-    let domains = m
-        .domains
-        .as_ref()
-        .map(|d| d.get_ref().clone())
-        .unwrap_or_default();
+    let domains = m.domains.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default();
     let spec = TenantSpec::parse(
         &mut checks,
         m.slug.get_ref(),
@@ -262,52 +222,29 @@ fn validate(
         }
     }
     match spec {
-        Some(spec) if problems.is_empty() => Ok(TenantManifest {
-            file: PathBuf::new(),
-            spec,
-            admin,
-        }),
+        Some(spec) if problems.is_empty() => Ok(TenantManifest { file: PathBuf::new(), spec, admin }),
         _ => Err(problems),
     }
 }
 
 /// Applies validated manifests in one transaction: all or nothing.
-pub async fn apply(
-    db: &PlatformDb,
-    manifests: &[TenantManifest],
-) -> Result<Vec<Outcome>, ManifestError> {
+pub async fn apply(db: &PlatformDb, manifests: &[TenantManifest]) -> Result<Vec<Outcome>, ManifestError> {
     let outer = db.begin().await.map_err(Error::from)?;
     let mut outcomes = Vec::new();
     for manifest in manifests {
-        let failed = |source: Error| ManifestError::Apply {
-            file: manifest.file.display().to_string(),
-            source,
-        };
-        let id = tenants::id_by_slug(db, &manifest.spec.slug)
-            .await
-            .map_err(failed)?
-            .unwrap_or_else(Uuid::now_v7);
-        let txn = TenantTxn::nested(&outer, id)
-            .await
-            .map_err(|e| failed(e.into()))?;
-        let tenant = tenants::apply_spec(&txn, &manifest.spec)
-            .await
-            .map_err(failed)?;
+        let failed = |source: Error| ManifestError::Apply { file: manifest.file.display().to_string(), source };
+        let id = tenants::id_by_slug(db, &manifest.spec.slug).await.map_err(failed)?.unwrap_or_else(Uuid::now_v7);
+        let txn = TenantTxn::nested(&outer, id).await.map_err(|e| failed(e.into()))?;
+        let tenant = tenants::apply_spec(&txn, &manifest.spec).await.map_err(failed)?;
         let admin_created = match &manifest.admin {
             Some((email, secret)) => {
                 let secret = SecretString::from(secret.expose_secret().to_string());
-                tenants::ensure_admin_user(&txn, email, secret)
-                    .await
-                    .map_err(failed)?
+                tenants::ensure_admin_user(&txn, email, secret).await.map_err(failed)?
             }
             None => false,
         };
         txn.commit().await.map_err(|e| failed(e.into()))?;
-        outcomes.push(Outcome {
-            slug: manifest.spec.slug.clone(),
-            tenant,
-            admin_created,
-        });
+        outcomes.push(Outcome { slug: manifest.spec.slug.clone(), tenant, admin_created });
     }
     outer.commit().await.map_err(Error::from)?;
     Ok(outcomes)
@@ -342,29 +279,15 @@ mod tests {
     #[test]
     fn problems_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "a.toml",
-            "version = 1\nslug = \"a\"\nname = \"A\"\n",
-        );
-        write(
-            dir.path(),
-            "b.toml",
-            "version = 1\nname = \"B\"\nslug = \"Bad Slug\"\n",
-        );
-        write(
-            dir.path(),
-            "c.toml",
-            "version = 1\nslug = \"c\"\nname = \"C\"\nplan = = \"x\"\n",
-        );
+        write(dir.path(), "a.toml", "version = 1\nslug = \"a\"\nname = \"A\"\n");
+        write(dir.path(), "b.toml", "version = 1\nname = \"B\"\nslug = \"Bad Slug\"\n");
+        write(dir.path(), "c.toml", "version = 1\nslug = \"c\"\nname = \"C\"\nplan = = \"x\"\n");
         write(
             dir.path(),
             "d.toml",
             "version = 1\nslug = \"d\"\nname = \"D\"\n[admin]\nemail = \"d@d.io\"\npassword_env = \"MISSING\"\n",
         );
-        let Err(ManifestError::Invalid(problems)) = load_dir(dir.path(), "localhost", env) else {
-            panic!()
-        };
+        let Err(ManifestError::Invalid(problems)) = load_dir(dir.path(), "localhost", env) else { panic!() };
         let text = problems.to_string();
         assert!(text.contains("b.toml:3: slug"), "{text}");
         assert!(text.contains("c.toml:4:"), "{text}");

@@ -12,7 +12,7 @@ use std::{
 };
 
 use actix_web::{
-    body::{EitherBody, MessageBody},
+    body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::header::{HeaderName, HeaderValue},
     middleware::Next,
@@ -35,12 +35,7 @@ pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt().with_env_filter(filter).with_target(false);
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }
@@ -58,11 +53,11 @@ fn client_request_id(req: &ServiceRequest) -> Option<String> {
 }
 
 /// Outermost middleware: request id, request span, status logging, and `X-Request-Id` on every
-/// response — including errors raised by inner middleware.
+/// response.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = client_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
     // The path only: query strings may carry tokens.
     let span = tracing::info_span!(
@@ -74,19 +69,11 @@ pub async fn request_context(
         status = tracing::field::Empty,
     );
     let metrics = req.app_data::<web::Data<AppState>>().cloned();
-    let http_request = req.request().clone();
     let started = Instant::now();
 
-    let response = REQUEST_ID
-        .scope(request_id.clone(), async move {
-            match next.call(req).await {
-                Ok(response) => response.map_into_left_body(),
-                // Render the error here, inside the request id's scope.
-                Err(error) => ServiceResponse::from_err(error, http_request).map_into_right_body(),
-            }
-        })
-        .instrument(span.clone())
-        .await;
+    // Handlers and extractors render their errors inside this scope, so a problem body can
+    // carry the request id. Inner middleware answer errors as responses, never as `Err`.
+    let response = REQUEST_ID.scope(request_id.clone(), next.call(req)).instrument(span.clone()).await?;
 
     let status = response.status();
     span.record("status", status.as_u16());
@@ -153,10 +140,7 @@ impl Metrics {
             let mut rows: Vec<_> = map.iter().collect();
             rows.sort();
             for (tenant, count) in rows {
-                let _ = writeln!(
-                    out,
-                    "tenantbase_tenant_requests_total{{tenant=\"{tenant}\"}} {count}"
-                );
+                let _ = writeln!(out, "tenantbase_tenant_requests_total{{tenant=\"{tenant}\"}} {count}");
             }
         }
         out

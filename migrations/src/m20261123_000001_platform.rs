@@ -47,41 +47,20 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Tenants::Table)
                     .col(ColumnDef::new(Tenants::Id).uuid().not_null().primary_key())
-                    .col(
-                        ColumnDef::new(Tenants::Slug)
-                            .string_len(63)
-                            .not_null()
-                            .unique_key(),
-                    )
+                    .col(ColumnDef::new(Tenants::Slug).string_len(63).not_null().unique_key())
                     .col(ColumnDef::new(Tenants::Name).string_len(200).not_null())
                     .col(ColumnDef::new(Tenants::Plan).string_len(32).not_null())
                     .col(ColumnDef::new(Tenants::Status).string_len(16).not_null())
                     .col(ColumnDef::new(Tenants::Settings).json_binary().not_null())
-                    .col(
-                        ColumnDef::new(Tenants::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Tenants::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Tenants::DeletedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
+                    .col(ColumnDef::new(Tenants::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Tenants::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Tenants::DeletedAt).timestamp_with_time_zone().null())
                     .to_owned(),
             )
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("tenants_status_idx")
-                    .table(Tenants::Table)
-                    .col(Tenants::Status)
-                    .to_owned(),
+                Index::create().name("tenants_status_idx").table(Tenants::Table).col(Tenants::Status).to_owned(),
             )
             .await?;
 
@@ -93,18 +72,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(TenantDomains::Table)
-                    .col(
-                        ColumnDef::new(TenantDomains::Domain)
-                            .string_len(253)
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(TenantDomains::Domain).string_len(253).not_null().primary_key())
                     .col(ColumnDef::new(TenantDomains::TenantId).uuid().not_null())
-                    .col(
-                        ColumnDef::new(TenantDomains::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(TenantDomains::CreatedAt).timestamp_with_time_zone().not_null())
                     .foreign_key(
                         ForeignKey::create()
                             .from(TenantDomains::Table, TenantDomains::TenantId)
@@ -127,9 +97,7 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == DbBackend::Postgres {
             manager
                 .get_connection()
-                .execute_unprepared(
-                    "CREATE POLICY domain_lookup ON tenant_domains FOR SELECT USING (true);",
-                )
+                .execute_unprepared("CREATE POLICY domain_lookup ON tenant_domains FOR SELECT USING (true);")
                 .await?;
         }
 
@@ -137,34 +105,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(PlatformAdmins::Table)
-                    .col(
-                        ColumnDef::new(PlatformAdmins::Id)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(PlatformAdmins::Email)
-                            .string_len(254)
-                            .not_null()
-                            .unique_key(),
-                    )
-                    .col(
-                        ColumnDef::new(PlatformAdmins::PasswordHash)
-                            .string()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(PlatformAdmins::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(PlatformAdmins::Email).string_len(254).not_null().unique_key())
+                    .col(ColumnDef::new(PlatformAdmins::PasswordHash).string().not_null())
                     .col(ColumnDef::new(PlatformAdmins::Name).string_len(200).null())
-                    .col(
-                        ColumnDef::new(PlatformAdmins::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(PlatformAdmins::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(PlatformAdmins::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(PlatformAdmins::UpdatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await?;
@@ -172,15 +118,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(PlatformAdmins::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(TenantDomains::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Tenants::Table).to_owned())
-            .await?;
+        manager.drop_table(Table::drop().table(PlatformAdmins::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(TenantDomains::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(Tenants::Table).to_owned()).await?;
         Ok(())
     }
 }

@@ -8,8 +8,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 /// The expression every tenant policy uses, in both `USING` and `WITH CHECK`.
-pub const TENANT_MATCH: &str =
-    "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid";
+pub const TENANT_MATCH: &str = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid";
 
 /// Enables and forces row-level security on `table` with the standard tenant policy.
 /// A no-op on SQLite, which has no row-level security.

@@ -44,19 +44,11 @@ impl Caller {
 
 fn caller(req: &HttpRequest) -> Result<Caller, Error> {
     match req.extensions().get::<Authentication>() {
-        Some(Authentication::Valid(claims)) => Ok(Caller {
-            id: claims.sub,
-            tenant_id: claims.tid,
-            role: claims.role,
-        }),
-        Some(Authentication::Invalid) => Err(Error::new(
-            Code::InvalidToken,
-            "The access token is invalid or expired.",
-        )),
-        Some(Authentication::Missing) => Err(Error::new(
-            Code::Unauthenticated,
-            "This route needs an access token (Authorization: Bearer …).",
-        )),
+        Some(Authentication::Valid(claims)) => Ok(Caller { id: claims.sub, tenant_id: claims.tid, role: claims.role }),
+        Some(Authentication::Invalid) => Err(Error::new(Code::InvalidToken, "The access token is invalid or expired.")),
+        Some(Authentication::Missing) => {
+            Err(Error::new(Code::Unauthenticated, "This route needs an access token (Authorization: Bearer …)."))
+        }
         None => Err(Error::internal("authentication middleware did not run")),
     }
 }
@@ -85,13 +77,7 @@ impl FromRequest for PlatformAdmin {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(req).and_then(|c| {
-            if c.is_platform_admin() {
-                Ok(PlatformAdmin(c))
-            } else {
-                Err(forbidden())
-            }
-        }))
+        ready(caller(req).and_then(|c| if c.is_platform_admin() { Ok(PlatformAdmin(c)) } else { Err(forbidden()) }))
     }
 }
 
@@ -112,19 +98,12 @@ impl<P: Policy> FromRequest for TenantCaller<P> {
             let tenant = CurrentTenant::from_request(req, payload).into_inner()?.0;
             let caller = caller(req)?;
             if caller.tenant_id.is_some_and(|tid| tid != tenant.id) {
-                return Err(Error::new(
-                    Code::TokenTenantMismatch,
-                    "The access token belongs to another tenant.",
-                ));
+                return Err(Error::new(Code::TokenTenantMismatch, "The access token belongs to another tenant."));
             }
             if !P::allows(caller.role) {
                 return Err(forbidden());
             }
-            Ok(TenantCaller {
-                tenant,
-                caller,
-                policy: PhantomData,
-            })
+            Ok(TenantCaller { tenant, caller, policy: PhantomData })
         })();
         ready(result)
     }

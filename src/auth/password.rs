@@ -88,25 +88,13 @@ const COMMON: &[&str] = &[
 /// Checks a new password: 8 characters to 1024 bytes, not one of the most common.
 pub fn check_policy(field: &str, password: &str) -> Result<(), FieldError> {
     if password.len() > MAX_BYTES {
-        return Err(FieldError::new(
-            field,
-            "too_long",
-            format!("must be at most {MAX_BYTES} bytes"),
-        ));
+        return Err(FieldError::new(field, "too_long", format!("must be at most {MAX_BYTES} bytes")));
     }
     if password.chars().count() < MIN_LENGTH {
-        return Err(FieldError::new(
-            field,
-            "too_short",
-            format!("must be at least {MIN_LENGTH} characters"),
-        ));
+        return Err(FieldError::new(field, "too_short", format!("must be at least {MIN_LENGTH} characters")));
     }
     if COMMON.contains(&password.to_lowercase().as_str()) {
-        return Err(FieldError::new(
-            field,
-            "too_common",
-            "is one of the most common passwords",
-        ));
+        return Err(FieldError::new(field, "too_common", "is one of the most common passwords"));
     }
     Ok(())
 }
@@ -114,16 +102,11 @@ pub fn check_policy(field: &str, password: &str) -> Result<(), FieldError> {
 /// Hashes a password to an argon2id PHC string (m = 19456 KiB, t = 2, p = 1: the crate's
 /// defaults, which are OWASP's recommendation).
 pub async fn hash(password: SecretString) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
-        .await
-        .map_err(Error::internal)?
+    tokio::task::spawn_blocking(move || hash_now(password.expose_secret())).await.map_err(Error::internal)?
 }
 
 fn hash_now(password: &str) -> Result<String, Error> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(Error::internal)
+    Argon2::default().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(Error::internal)
 }
 
 /// Verifies a password against a stored hash; with no hash (unknown user) it verifies against a
@@ -138,9 +121,7 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
             None => dummy_hash()?.to_string(),
         };
         let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
-        let matches = Argon2::default()
-            .verify_password(password.expose_secret().as_bytes(), &parsed)
-            .is_ok();
+        let matches = Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok();
         Ok(matches && !stored.is_empty())
     })
     .await
@@ -162,44 +143,18 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
-        let hash = hash(SecretString::from("correct horse battery"))
-            .await
-            .unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
-        assert!(
-            verify(
-                SecretString::from("correct horse battery"),
-                Some(hash.clone())
-            )
-            .await
-            .unwrap()
-        );
-        assert!(
-            !verify(SecretString::from("wrong horse battery"), Some(hash))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !verify(SecretString::from("anything at all"), None)
-                .await
-                .unwrap()
-        );
+        let hash = hash(SecretString::from("correct horse battery")).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(verify(SecretString::from("correct horse battery"), Some(hash.clone())).await.unwrap());
+        assert!(!verify(SecretString::from("wrong horse battery"), Some(hash)).await.unwrap());
+        assert!(!verify(SecretString::from("anything at all"), None).await.unwrap());
     }
 
     #[test]
     fn policy_checks_length_before_anything_else_and_refuses_common_passwords() {
         assert_eq!(check_policy("p", "short").unwrap_err().code, "too_short");
-        assert_eq!(
-            check_policy("p", &"x".repeat(1025)).unwrap_err().code,
-            "too_long"
-        );
-        assert_eq!(
-            check_policy("p", "Password123").unwrap_err().code,
-            "too_common"
-        );
+        assert_eq!(check_policy("p", &"x".repeat(1025)).unwrap_err().code, "too_long");
+        assert_eq!(check_policy("p", "Password123").unwrap_err().code, "too_common");
         assert!(check_policy("p", &"x".repeat(64)).is_ok());
         assert!(check_policy("p", "ünïcödé-pässwörd").is_ok());
     }

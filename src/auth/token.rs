@@ -49,10 +49,7 @@ pub enum TokenError {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read or write the JWT secret at {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("the JWT secret at {0} is shorter than 32 bytes; delete it to generate a new one")]
     TooShort(String),
     #[error("cannot generate a random secret: {0}")]
@@ -91,12 +88,7 @@ impl TokenKeys {
     }
 
     /// Issues an access token for a user of `tenant` (or a platform admin when `None`).
-    pub fn issue(
-        &self,
-        subject: Uuid,
-        tenant: Option<Uuid>,
-        role: Role,
-    ) -> Result<String, TokenError> {
+    pub fn issue(&self, subject: Uuid, tenant: Option<Uuid>, role: Role) -> Result<String, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: subject,
@@ -109,18 +101,13 @@ impl TokenKeys {
             aud: AUDIENCE.to_string(),
             jti: Uuid::new_v4(),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )?)
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
     /// Verifies signature, algorithm and claims. A platform-admin role must come without a
     /// tenant and a tenant role with one.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
         if (claims.role == Role::PlatformAdmin) != claims.tid.is_none() {
             return Err(TokenError::Inconsistent);
         }
@@ -135,10 +122,7 @@ pub fn load_secret(config: &Config) -> Result<SecretString, KeyError> {
         return Ok(secret.clone());
     }
     let path = config.data_dir.join("jwt_secret");
-    let io = |source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| KeyError::Io { path: path.display().to_string(), source };
     match std::fs::read_to_string(&path) {
         Ok(existing) => {
             let existing = existing.trim().to_string();
@@ -179,11 +163,7 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        TokenKeys::new(
-            &SecretString::from("k".repeat(32)),
-            "tenantbase",
-            Duration::from_secs(60),
-        )
+        TokenKeys::new(&SecretString::from("k".repeat(32)), "tenantbase", Duration::from_secs(60))
     }
 
     #[test]
@@ -192,29 +172,16 @@ mod tests {
         let (user, tenant) = (Uuid::now_v7(), Uuid::now_v7());
         let token = keys.issue(user, Some(tenant), Role::Editor).unwrap();
         let claims = keys.verify(&token).unwrap();
-        assert_eq!(
-            (claims.sub, claims.tid, claims.role),
-            (user, Some(tenant), Role::Editor)
-        );
+        assert_eq!((claims.sub, claims.tid, claims.role), (user, Some(tenant), Role::Editor));
         assert_eq!(claims.aud, AUDIENCE);
     }
 
     #[test]
     fn refuses_other_keys_issuers_and_tampering() {
-        let token = keys()
-            .issue(Uuid::now_v7(), None, Role::PlatformAdmin)
-            .unwrap();
-        let other_key = TokenKeys::new(
-            &SecretString::from("x".repeat(32)),
-            "tenantbase",
-            Duration::from_secs(60),
-        );
+        let token = keys().issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
+        let other_key = TokenKeys::new(&SecretString::from("x".repeat(32)), "tenantbase", Duration::from_secs(60));
         assert!(other_key.verify(&token).is_err());
-        let other_issuer = TokenKeys::new(
-            &SecretString::from("k".repeat(32)),
-            "other",
-            Duration::from_secs(60),
-        );
+        let other_issuer = TokenKeys::new(&SecretString::from("k".repeat(32)), "other", Duration::from_secs(60));
         assert!(other_issuer.verify(&token).is_err());
         let mut tampered = token.clone();
         tampered.insert(token.find('.').unwrap() + 2, 'A');
@@ -224,9 +191,6 @@ mod tests {
     #[test]
     fn a_tenant_role_without_a_tenant_is_refused() {
         let token = keys().issue(Uuid::now_v7(), None, Role::Admin).unwrap();
-        assert!(matches!(
-            keys().verify(&token),
-            Err(TokenError::Inconsistent)
-        ));
+        assert!(matches!(keys().verify(&token), Err(TokenError::Inconsistent)));
     }
 }

@@ -1,9 +1,7 @@
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::DbError;
@@ -24,12 +22,7 @@ pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbError> 
         .acquire_timeout(Duration::from_secs(10))
         // Statements carry user data; they are never logged.
         .sqlx_logging(false);
-    let conn = Database::connect(options)
-        .await
-        .map_err(|source| DbError::Connect {
-            url: redact_url(url),
-            source,
-        })?;
+    let conn = Database::connect(options).await.map_err(|source| DbError::Connect { url: redact_url(url), source })?;
     if sqlite && !url.contains(":memory:") {
         conn.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
     }
@@ -42,14 +35,8 @@ fn prepare_sqlite_dir(url: &str) -> Result<(), DbError> {
     if path.is_empty() || path.contains(":memory:") {
         return Ok(());
     }
-    if let Some(dir) = std::path::Path::new(path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
-            path: dir.display().to_string(),
-            source,
-        })?;
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
     }
     Ok(())
 }
@@ -95,11 +82,7 @@ async fn grant_runtime_role(owner: &DatabaseConnection, role: &str) -> Result<()
     let quoted = quote_ident(role);
     if !exists {
         tracing::info!(role, "creating the runtime role");
-        owner
-            .execute_unprepared(&format!(
-                "CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS"
-            ))
-            .await?;
+        owner.execute_unprepared(&format!("CREATE ROLE {quoted} LOGIN NOSUPERUSER NOBYPASSRLS")).await?;
     }
     owner
         .execute_unprepared(&format!(
@@ -125,9 +108,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(value)) => {
                 out.push(value);
@@ -153,14 +134,8 @@ mod tests {
 
     #[test]
     fn database_user_reads_the_user_of_a_url() {
-        assert_eq!(
-            database_user("postgres://app:pw@localhost/db").as_deref(),
-            Some("app")
-        );
-        assert_eq!(
-            database_user("postgres://tb%5Fapp@h/db").as_deref(),
-            Some("tb_app")
-        );
+        assert_eq!(database_user("postgres://app:pw@localhost/db").as_deref(), Some("app"));
+        assert_eq!(database_user("postgres://tb%5Fapp@h/db").as_deref(), Some("tb_app"));
         assert_eq!(database_user("postgres://localhost/db"), None);
         assert_eq!(database_user("sqlite://data/x.db"), None);
     }

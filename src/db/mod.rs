@@ -18,10 +18,7 @@ pub enum DbError {
     #[error("cannot connect to {url}: {source}")]
     Connect { url: String, source: DbErr },
     #[error("cannot prepare the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("migration failed: {0}")]
     Migrate(DbErr),
     #[error("database error: {0}")]

@@ -59,10 +59,7 @@ pub async fn check_runtime_role(conn: &DatabaseConnection) -> Result<RoleCheck, 
         ))
         .await?;
     if !owned.is_empty() {
-        let names: Vec<String> = owned
-            .iter()
-            .filter_map(|r| r.try_get("", "name").ok())
-            .collect();
+        let names: Vec<String> = owned.iter().filter_map(|r| r.try_get("", "name").ok()).collect();
         check.problems.push(format!(
             "the runtime role owns tables ({}), and owners can be exempt from row-level security: \
              run migrations as a different owner role via TB_MIGRATE_DATABASE_URL",
@@ -80,10 +77,7 @@ pub async fn check_runtime_role(conn: &DatabaseConnection) -> Result<RoleCheck, 
         ))
         .await?;
     if !unprotected.is_empty() {
-        let names: Vec<String> = unprotected
-            .iter()
-            .filter_map(|r| r.try_get("", "name").ok())
-            .collect();
+        let names: Vec<String> = unprotected.iter().filter_map(|r| r.try_get("", "name").ok()).collect();
         check.problems.push(format!(
             "row-level security is not enabled and forced on tenant tables ({}): run `tenantbase migrate`",
             names.join(", ")

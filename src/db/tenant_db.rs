@@ -7,9 +7,8 @@
 //! `tenant_id` on what it inserts.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -38,18 +37,12 @@ impl TenantDb {
     pub async fn begin(&self) -> Result<TenantTxn, DbErr> {
         let txn = self.conn.begin().await?;
         set_current_tenant(&txn, self.tenant_id).await?;
-        Ok(TenantTxn {
-            txn,
-            tenant_id: self.tenant_id,
-        })
+        Ok(TenantTxn { txn, tenant_id: self.tenant_id })
     }
 }
 
 /// Sets the transaction-local `app.tenant_id` that row-level security policies compare with.
-pub(crate) async fn set_current_tenant(
-    conn: &impl ConnectionTrait,
-    tenant_id: Uuid,
-) -> Result<(), DbErr> {
+pub(crate) async fn set_current_tenant(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), DbErr> {
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (status = 404, description = "`tenant_not_found`", body = Problem),
     )
 )]
-#[post("/auth/login")]
+#[post("/api/auth/login")]
 async fn login(
     tenant: OptionalTenant,
     state: web::Data<AppState>,

@@ -49,18 +49,10 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let body = Ready {
         status: if database_ok { "ready" } else { "unavailable" },
         database: if database_ok { "ok" } else { "unreachable" },
-        row_level_security: if check.passed() {
-            "ok"
-        } else {
-            "bypass_allowed"
-        },
+        row_level_security: if check.passed() { "ok" } else { "bypass_allowed" },
         problems: check.problems.clone(),
     };
-    if database_ok {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if database_ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 /// Prometheus metrics. With `TB_METRICS_TOKEN` set it needs that bearer token; otherwise only
@@ -77,18 +69,11 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             .get("authorization")
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
-            .is_some_and(|given| {
-                bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes()))
-            }),
+            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes()))),
         None => req.peer_addr().is_some_and(|peer| peer.ip().is_loopback()),
     };
     if !allowed {
-        return Err(Error::new(
-            Code::Forbidden,
-            "Metrics need the metrics token, or a loopback peer.",
-        ));
+        return Err(Error::new(Code::Forbidden, "Metrics need the metrics token, or a loopback peer."));
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render()))
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render()))
 }

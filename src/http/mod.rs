@@ -16,7 +16,7 @@ use actix_web::{
     middleware::from_fn,
     web,
 };
-use utoipa_actix_web::{AppExt, scope};
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use response::{Data, List, ListMeta};
@@ -30,7 +30,7 @@ use crate::{
 
 /// Builds the actix application: every route, its OpenAPI document, and the middleware.
 /// Order of middleware, outermost first: request context (id, span, log), then tenant and token
-/// resolution for `/api`.
+/// resolution (for `/api/` paths only).
 pub fn app(
     state: web::Data<AppState>,
 ) -> App<
@@ -47,35 +47,26 @@ pub fn app(
         .into_utoipa_app()
         .openapi(openapi::base())
         .app_data(state)
-        .app_data(
-            web::JsonConfig::default()
-                .limit(body_limit)
-                .error_handler(|e, _| Error::from(e).into()),
-        )
+        .app_data(web::JsonConfig::default().limit(body_limit).error_handler(|e, _| Error::from(e).into()))
         .app_data(web::PayloadConfig::default().limit(body_limit))
         .app_data(web::QueryConfig::default().error_handler(|e, _| Error::from(e).into()))
         .app_data(web::PathConfig::default().error_handler(|e, _| Error::from(e).into()))
         .configure(health::configure)
-        .service(
-            scope("/api")
-                .wrap(from_fn(resolve_tenant))
-                .configure(auth::configure)
-                .configure(tenants::configure)
-                .configure(tenant::configure),
-        )
+        .configure(auth::configure)
+        .configure(tenants::configure)
+        .configure(tenant::configure)
         .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
+        .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish() }))
         .map(|app| app.default_service(web::to(unmatched)))
         .into_app()
+        .wrap(from_fn(resolve_tenant))
         .wrap(from_fn(telemetry::request_context))
 }
 
 /// Unknown path: 404. Known path, other method: 405.
 async fn unmatched(req: HttpRequest) -> Result<HttpResponse, Error> {
     Err(if req.resource_map().has_resource(req.path()) {
-        Error::new(
-            Code::MethodNotAllowed,
-            format!("{} is not allowed on this route.", req.method()),
-        )
+        Error::new(Code::MethodNotAllowed, format!("{} is not allowed on this route.", req.method()))
     } else {
         Error::new(Code::NotFound, "No route matches this path.")
     })
@@ -84,41 +75,27 @@ async fn unmatched(req: HttpRequest) -> Result<HttpResponse, Error> {
 impl From<JsonPayloadError> for Error {
     fn from(error: JsonPayloadError) -> Self {
         match error {
-            JsonPayloadError::ContentType => Error::new(
-                Code::UnsupportedMediaType,
-                "The body must be JSON with Content-Type: application/json.",
-            ),
-            JsonPayloadError::Overflow { limit }
-            | JsonPayloadError::OverflowKnownLength { limit, .. } => Error::new(
-                Code::PayloadTooLarge,
-                format!("The body is larger than {limit} bytes."),
-            ),
+            JsonPayloadError::ContentType => {
+                Error::new(Code::UnsupportedMediaType, "The body must be JSON with Content-Type: application/json.")
+            }
+            JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                Error::new(Code::PayloadTooLarge, format!("The body is larger than {limit} bytes."))
+            }
             JsonPayloadError::Payload(PayloadError::Overflow) => {
                 Error::new(Code::PayloadTooLarge, "The body is larger than allowed.")
             }
-            JsonPayloadError::Deserialize(e) if e.is_data() => {
-                Error::validation(vec![field_error(&e.to_string())])
+            JsonPayloadError::Deserialize(e) if e.is_data() => Error::validation(vec![field_error(&e.to_string())]),
+            JsonPayloadError::Deserialize(e) => {
+                Error::new(Code::InvalidJson, format!("The body is not valid JSON: {e}"))
             }
-            JsonPayloadError::Deserialize(e) => Error::new(
-                Code::InvalidJson,
-                format!("The body is not valid JSON: {e}"),
-            ),
-            other => Error::new(
-                Code::InvalidJson,
-                format!("The body could not be read: {other}"),
-            ),
+            other => Error::new(Code::InvalidJson, format!("The body could not be read: {other}")),
         }
     }
 }
 
 /// Names the field of a serde data error: "missing field `x`" and "unknown field `x`" say which.
 fn field_error(message: &str) -> FieldError {
-    let named = |prefix: &str| {
-        message
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_string)
-    };
+    let named = |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_string);
     if let Some(field) = named("missing field `") {
         FieldError::new(field, "required", "is required")
     } else if let Some(field) = named("unknown field `") {
@@ -152,17 +129,8 @@ mod tests {
 
     #[test]
     fn serde_messages_name_their_field() {
-        assert_eq!(
-            field_error("missing field `slug` at line 1 column 2").field,
-            "slug"
-        );
-        assert_eq!(
-            field_error("unknown field `tenant_id`, expected one of `a`").code,
-            "unknown"
-        );
-        assert_eq!(
-            field_error("invalid type: integer `1`, expected a string at line 1 column 9").field,
-            "body"
-        );
+        assert_eq!(field_error("missing field `slug` at line 1 column 2").field, "slug");
+        assert_eq!(field_error("unknown field `tenant_id`, expected one of `a`").code, "unknown");
+        assert_eq!(field_error("invalid type: integer `1`, expected a string at line 1 column 9").field, "body");
     }
 }

@@ -23,9 +23,6 @@ pub struct ListMeta {
 
 impl<T> List<T> {
     pub fn new(data: Vec<T>, total_count: Option<u64>) -> Self {
-        List {
-            data,
-            meta: total_count.map(|total_count| ListMeta { total_count }),
-        }
+        List { data, meta: total_count.map(|total_count| ListMeta { total_count }) }
     }
 }

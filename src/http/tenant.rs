@@ -25,11 +25,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
     )
 )]
-#[get("/tenant")]
+#[get("/api/tenant")]
 async fn read(caller: TenantCaller) -> web::Json<Data<Tenant>> {
-    web::Json(Data {
-        data: (*caller.tenant).clone(),
-    })
+    web::Json(Data { data: (*caller.tenant).clone() })
 }
 
 /// Replace the tenant's settings (tenant admins).
@@ -37,13 +35,12 @@ async fn read(caller: TenantCaller) -> web::Json<Data<Tenant>> {
     tag = "tenant", security(("bearer" = [])), request_body = Object,
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
 )]
-#[put("/tenant/settings")]
+#[put("/api/tenant/settings")]
 async fn replace_settings(
     caller: TenantCaller<Admin>,
     state: web::Data<AppState>,
     body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    let tenant =
-        tenants::replace_settings(&state, &caller.tenant.id.to_string(), body.into_inner()).await?;
+    let tenant = tenants::replace_settings(&state, &caller.tenant.id.to_string(), body.into_inner()).await?;
     Ok(web::Json(Data { data: tenant }))
 }

@@ -53,7 +53,7 @@ struct ListQuery {
         (status = 422, body = Problem),
     )
 )]
-#[post("/tenants")]
+#[post("/api/tenants")]
 async fn create(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -67,7 +67,7 @@ async fn create(
     tag = "tenants", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = List<Tenant>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
-#[get("/tenants")]
+#[get("/api/tenants")]
 async fn list(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -79,16 +79,10 @@ async fn list(
         Some("active") => Some(TenantStatus::Active),
         Some("suspended") => Some(TenantStatus::Suspended),
         Some(other) => {
-            return Err(Error::new(
-                Code::InvalidQuery,
-                format!("unknown status `{other}`"),
-            ));
+            return Err(Error::new(Code::InvalidQuery, format!("unknown status `{other}`")));
         }
     };
-    let filter = TenantFilter {
-        status,
-        q: query.q.clone(),
-    };
+    let filter = TenantFilter { status, q: query.q.clone() };
     let (tenants, total) = tenants::list(&state.db, &filter, page).await?;
     Ok(HttpResponse::Ok().json(List::new(tenants, total)))
 }
@@ -98,15 +92,13 @@ async fn list(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[get("/tenants/{id}")]
+#[get("/api/tenants/{id}")]
 async fn read(
     _: PlatformAdmin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data {
-        data: tenants::get(&state.db, &id).await?,
-    }))
+    Ok(web::Json(Data { data: tenants::get(&state.db, &id).await? }))
 }
 
 /// Change name, plan or domains (`domains` replaces the list).
@@ -114,16 +106,14 @@ async fn read(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = TenantPatch,
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
 )]
-#[patch("/tenants/{id}")]
+#[patch("/api/tenants/{id}")]
 async fn update(
     _: PlatformAdmin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<TenantPatch>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data {
-        data: tenants::update(&state, &id, body.into_inner()).await?,
-    }))
+    Ok(web::Json(Data { data: tenants::update(&state, &id, body.into_inner()).await? }))
 }
 
 /// Replace the tenant's settings with a JSON object.
@@ -131,16 +121,14 @@ async fn update(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = Object,
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
 )]
-#[put("/tenants/{id}/settings")]
+#[put("/api/tenants/{id}/settings")]
 async fn replace_settings(
     _: PlatformAdmin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data {
-        data: tenants::replace_settings(&state, &id, body.into_inner()).await?,
-    }))
+    Ok(web::Json(Data { data: tenants::replace_settings(&state, &id, body.into_inner()).await? }))
 }
 
 /// What the tenant holds and how much it was used.
@@ -148,15 +136,13 @@ async fn replace_settings(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Usage>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[get("/tenants/{id}/usage")]
+#[get("/api/tenants/{id}/usage")]
 async fn usage(
     _: PlatformAdmin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<web::Json<Data<Usage>>, Error> {
-    Ok(web::Json(Data {
-        data: tenants::usage(&state, &id).await?,
-    }))
+    Ok(web::Json(Data { data: tenants::usage(&state, &id).await? }))
 }
 
 /// Suspend: the tenant's routes answer 403 `tenant_suspended` from the next request on.
@@ -164,15 +150,13 @@ async fn usage(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[post("/tenants/{id}/suspend")]
+#[post("/api/tenants/{id}/suspend")]
 async fn suspend(
     _: PlatformAdmin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data {
-        data: tenants::set_status(&state, &id, TenantStatus::Suspended).await?,
-    }))
+    Ok(web::Json(Data { data: tenants::set_status(&state, &id, TenantStatus::Suspended).await? }))
 }
 
 /// Resume a suspended tenant.
@@ -180,15 +164,13 @@ async fn suspend(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[post("/tenants/{id}/resume")]
+#[post("/api/tenants/{id}/resume")]
 async fn resume(
     _: PlatformAdmin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data {
-        data: tenants::set_status(&state, &id, TenantStatus::Active).await?,
-    }))
+    Ok(web::Json(Data { data: tenants::set_status(&state, &id, TenantStatus::Active).await? }))
 }
 
 /// Delete: unreachable at once (404); rows are purged in the background.
@@ -196,12 +178,8 @@ async fn resume(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 202, description = "Deleted; purge under way"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[delete("/tenants/{id}")]
-async fn remove(
-    _: PlatformAdmin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, Error> {
+#[delete("/api/tenants/{id}")]
+async fn remove(_: PlatformAdmin, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, Error> {
     tenants::delete(&state.into_inner(), &id).await?;
     Ok(HttpResponse::Accepted().finish())
 }

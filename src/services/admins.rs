@@ -24,10 +24,8 @@ pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Res
     checks.check(password::check_policy("password", password.expose_secret()));
     checks.finish()?;
     let email = email.unwrap_or_default();
-    let existing = platform_admin::Entity::find()
-        .filter(platform_admin::Column::Email.eq(&email))
-        .one(db.conn())
-        .await?;
+    let existing =
+        platform_admin::Entity::find().filter(platform_admin::Column::Email.eq(&email)).one(db.conn()).await?;
     if existing.is_some() {
         return Ok(Ensured::Existed);
     }

@@ -39,11 +39,7 @@ fn invalid_credentials() -> Error {
 /// named) and issues an access token. An unknown email and a wrong password take the same time
 /// and give the same answer.
 #[tracing::instrument(skip_all, fields(tenant = tenant.map(|t| t.slug.as_str())))]
-pub async fn login(
-    state: &AppState,
-    tenant: Option<&Tenant>,
-    credentials: Credentials,
-) -> Result<TokenResponse> {
+pub async fn login(state: &AppState, tenant: Option<&Tenant>, credentials: Credentials) -> Result<TokenResponse> {
     let email = credentials.email.trim().to_lowercase();
     if email.len() > 254 || credentials.password.expose_secret().len() > password::MAX_BYTES {
         return Err(invalid_credentials());
@@ -51,15 +47,11 @@ pub async fn login(
     let (account, tenant_id) = match tenant {
         Some(tenant) => {
             let txn = state.db.tenant(tenant.id).begin().await?;
-            let found = txn
-                .find::<user::Entity>()
-                .filter(user::Column::Email.eq(&email))
-                .one(txn.conn())
-                .await?;
+            let found = txn.find::<user::Entity>().filter(user::Column::Email.eq(&email)).one(txn.conn()).await?;
             txn.commit().await?;
-            let account = found.filter(|u| u.status == "active").and_then(|u| {
-                Role::parse_tenant_role(&u.role).map(|role| (u.id, role, u.password_hash))
-            });
+            let account = found
+                .filter(|u| u.status == "active")
+                .and_then(|u| Role::parse_tenant_role(&u.role).map(|role| (u.id, role, u.password_hash)));
             (account, Some(tenant.id))
         }
         None => {
@@ -67,10 +59,7 @@ pub async fn login(
                 .filter(platform_admin::Column::Email.eq(&email))
                 .one(state.db.conn())
                 .await?;
-            (
-                found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)),
-                None,
-            )
+            (found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)), None)
         }
     };
     let (id, hash) = match account {
@@ -82,14 +71,7 @@ pub async fn login(
         tracing::info!("login refused");
         return Err(invalid_credentials());
     };
-    let access_token = state
-        .tokens
-        .issue(id, tenant_id, role)
-        .map_err(Error::internal)?;
+    let access_token = state.tokens.issue(id, tenant_id, role).map_err(Error::internal)?;
     tracing::info!(user = %id, "logged in");
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.tokens.ttl().as_secs(),
-    })
+    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: state.tokens.ttl().as_secs() })
 }

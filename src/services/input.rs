@@ -23,17 +23,11 @@ impl Page {
             Some(l) => u64::try_from(l)
                 .ok()
                 .filter(|l| *l <= MAX_LIMIT)
-                .ok_or_else(|| {
-                    Error::new(
-                        Code::InvalidQuery,
-                        format!("limit must be between 0 and {MAX_LIMIT}"),
-                    )
-                })?,
+                .ok_or_else(|| Error::new(Code::InvalidQuery, format!("limit must be between 0 and {MAX_LIMIT}")))?,
         };
         let offset = match offset {
             None => 0,
-            Some(o) => u64::try_from(o)
-                .map_err(|_| Error::new(Code::InvalidQuery, "offset must not be negative"))?,
+            Some(o) => u64::try_from(o).map_err(|_| Error::new(Code::InvalidQuery, "offset must not be negative"))?,
         };
         let with_total = match meta {
             None | Some("") => false,
@@ -45,11 +39,7 @@ impl Page {
                 ));
             }
         };
-        Ok(Page {
-            limit,
-            offset,
-            with_total,
-        })
+        Ok(Page { limit, offset, with_total })
     }
 }
 
@@ -65,15 +55,7 @@ pub fn normalize_email(field: &str, raw: &str) -> Result<String, FieldError> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
         });
-    if valid {
-        Ok(email)
-    } else {
-        Err(FieldError::new(
-            field,
-            "invalid",
-            "must be an email address",
-        ))
-    }
+    if valid { Ok(email) } else { Err(FieldError::new(field, "invalid", "must be an email address")) }
 }
 
 /// Trims a display name and checks it is 1-200 characters.
@@ -81,11 +63,7 @@ pub fn check_name(field: &str, raw: &str) -> Result<String, FieldError> {
     let name = raw.trim();
     match name.chars().count() {
         0 => Err(FieldError::new(field, "required", "must not be empty")),
-        n if n > 200 => Err(FieldError::new(
-            field,
-            "too_long",
-            "must be at most 200 characters",
-        )),
+        n if n > 200 => Err(FieldError::new(field, "too_long", "must be at most 200 characters")),
         _ => Ok(name.to_string()),
     }
 }
@@ -106,11 +84,7 @@ impl Checks {
 
     /// `Ok` if nothing failed, else 422 `validation_failed` listing every field.
     pub fn finish(self) -> Result<(), Error> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::validation(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(Error::validation(self.0)) }
     }
 }
 
@@ -120,39 +94,18 @@ mod tests {
 
     #[test]
     fn pages_are_bounded() {
-        assert_eq!(
-            Page::new(None, None, None).unwrap(),
-            Page {
-                limit: 100,
-                offset: 0,
-                with_total: false
-            }
-        );
-        assert_eq!(
-            Page::new(Some(1000), Some(5), Some("total_count"))
-                .unwrap()
-                .limit,
-            1000
-        );
-        for (limit, offset, meta) in [
-            (Some(1001), None, None),
-            (Some(-1), None, None),
-            (None, Some(-1), None),
-            (None, None, Some("x")),
-        ] {
-            assert_eq!(
-                Page::new(limit, offset, meta).unwrap_err().code(),
-                Code::InvalidQuery
-            );
+        assert_eq!(Page::new(None, None, None).unwrap(), Page { limit: 100, offset: 0, with_total: false });
+        assert_eq!(Page::new(Some(1000), Some(5), Some("total_count")).unwrap().limit, 1000);
+        for (limit, offset, meta) in
+            [(Some(1001), None, None), (Some(-1), None, None), (None, Some(-1), None), (None, None, Some("x"))]
+        {
+            assert_eq!(Page::new(limit, offset, meta).unwrap_err().code(), Code::InvalidQuery);
         }
     }
 
     #[test]
     fn emails_are_normalized() {
-        assert_eq!(
-            normalize_email("e", " Ann@Example.COM ").unwrap(),
-            "ann@example.com"
-        );
+        assert_eq!(normalize_email("e", " Ann@Example.COM ").unwrap(), "ann@example.com");
         for bad in ["", "ann", "@x.io", "a@b", "a b@x.io", "a@@x.io", "a@x.io."] {
             assert!(normalize_email("e", bad).is_err(), "{bad}");
         }

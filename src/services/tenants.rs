@@ -7,8 +7,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
     sea_query::{Expr, Func, LikeExpr},
 };
 use secrecy::SecretString;
@@ -101,41 +100,22 @@ pub enum Applied {
 fn check_plan(field: &str, plan: &str) -> Result<Plan, FieldError> {
     Plan::parse(plan).ok_or_else(|| {
         let names: Vec<_> = Plan::ALL.iter().map(|p| p.as_str()).collect();
-        FieldError::new(
-            field,
-            "invalid",
-            format!("must be one of {}", names.join(", ")),
-        )
+        FieldError::new(field, "invalid", format!("must be one of {}", names.join(", ")))
     })
 }
 
-fn check_settings(
-    field: &str,
-    settings: serde_json::Value,
-) -> Result<serde_json::Value, FieldError> {
-    if settings.is_object() {
-        Ok(settings)
-    } else {
-        Err(FieldError::new(field, "invalid", "must be a JSON object"))
-    }
+fn check_settings(field: &str, settings: serde_json::Value) -> Result<serde_json::Value, FieldError> {
+    if settings.is_object() { Ok(settings) } else { Err(FieldError::new(field, "invalid", "must be a JSON object")) }
 }
 
 fn check_domains(checks: &mut Checks, raw: &[String], base_domain: &str) -> Vec<String> {
     if raw.len() > MAX_DOMAINS {
-        checks.push(FieldError::new(
-            "domains",
-            "too_many",
-            format!("at most {MAX_DOMAINS} domains"),
-        ));
+        checks.push(FieldError::new("domains", "too_many", format!("at most {MAX_DOMAINS} domains")));
         return Vec::new();
     }
     let mut domains = Vec::new();
     for (i, domain) in raw.iter().enumerate() {
-        if let Some(d) = checks.check(validate::normalize_domain(
-            &format!("domains[{i}]"),
-            domain,
-            base_domain,
-        )) {
+        if let Some(d) = checks.check(validate::normalize_domain(&format!("domains[{i}]"), domain, base_domain)) {
             if !domains.contains(&d) {
                 domains.push(d);
             }
@@ -159,10 +139,7 @@ impl TenantSpec {
         let name = checks.check(check_name("name", name));
         let plan = checks.check(plan.map_or(Ok(Plan::default()), |p| check_plan("plan", p)));
         let domains = check_domains(checks, domains, base_domain);
-        let settings = checks.check(check_settings(
-            "settings",
-            settings.unwrap_or_else(|| serde_json::json!({})),
-        ));
+        let settings = checks.check(check_settings("settings", settings.unwrap_or_else(|| serde_json::json!({}))));
         Some(TenantSpec {
             slug: slug_ok.map(|_| slug.to_string())?,
             name: name?,
@@ -176,32 +153,15 @@ impl TenantSpec {
 /// Loads a tenant that is not deleted, by any of its names. Used by resolution (through the
 /// cache) and by the platform routes.
 pub async fn find_live(db: &PlatformDb, key: TenantKey) -> Result<Option<Tenant>> {
-    let query =
-        tenant::Entity::find().filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()));
+    let query = tenant::Entity::find().filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()));
     let row = match key {
-        TenantKey::Id(id) => {
-            query
-                .filter(tenant::Column::Id.eq(id))
-                .one(db.conn())
-                .await?
-        }
-        TenantKey::Slug(slug) => {
-            query
-                .filter(tenant::Column::Slug.eq(slug))
-                .one(db.conn())
-                .await?
-        }
+        TenantKey::Id(id) => query.filter(tenant::Column::Id.eq(id)).one(db.conn()).await?,
+        TenantKey::Slug(slug) => query.filter(tenant::Column::Slug.eq(slug)).one(db.conn()).await?,
         TenantKey::Domain(domain) => {
-            let Some(route) = tenant_domain::Entity::find_by_id(domain)
-                .one(db.conn())
-                .await?
-            else {
+            let Some(route) = tenant_domain::Entity::find_by_id(domain).one(db.conn()).await? else {
                 return Ok(None);
             };
-            query
-                .filter(tenant::Column::Id.eq(route.tenant_id))
-                .one(db.conn())
-                .await?
+            query.filter(tenant::Column::Id.eq(route.tenant_id)).one(db.conn()).await?
         }
     };
     match row {
@@ -237,49 +197,26 @@ pub fn key_of(id_or_slug: &str) -> TenantKey {
 /// Reads a live tenant for a platform route (no cache: admins see the current row).
 #[tracing::instrument(skip(db))]
 pub async fn get(db: &PlatformDb, id_or_slug: &str) -> Result<Tenant> {
-    find_live(db, key_of(id_or_slug))
-        .await?
-        .ok_or_else(not_found)
+    find_live(db, key_of(id_or_slug)).await?.ok_or_else(not_found)
 }
 
 /// Lists live tenants by slug, with optional filters and the total count.
 #[tracing::instrument(skip(db))]
-pub async fn list(
-    db: &PlatformDb,
-    filter: &TenantFilter,
-    page: Page,
-) -> Result<(Vec<Tenant>, Option<u64>)> {
-    let mut query =
-        tenant::Entity::find().filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()));
+pub async fn list(db: &PlatformDb, filter: &TenantFilter, page: Page) -> Result<(Vec<Tenant>, Option<u64>)> {
+    let mut query = tenant::Entity::find().filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()));
     if let Some(status) = filter.status {
         query = query.filter(tenant::Column::Status.eq(status.as_str()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            q.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         use sea_orm::sea_query::ExprTrait;
         let like = |col: tenant::Column| {
-            Expr::expr(Func::lower(Expr::col(col)))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+            Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
         query = query.filter(like(tenant::Column::Slug).or(like(tenant::Column::Name)));
     }
-    let total = if page.with_total {
-        Some(query.clone().count(db.conn()).await?)
-    } else {
-        None
-    };
-    let rows = query
-        .order_by_asc(tenant::Column::Slug)
-        .limit(page.limit)
-        .offset(page.offset)
-        .all(db.conn())
-        .await?;
+    let total = if page.with_total { Some(query.clone().count(db.conn()).await?) } else { None };
+    let rows = query.order_by_asc(tenant::Column::Slug).limit(page.limit).offset(page.offset).all(db.conn()).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut domains = tenant_domain::Entity::find()
         .filter(tenant_domain::Column::TenantId.is_in(ids))
@@ -289,10 +226,7 @@ pub async fn list(
     let tenants = rows
         .into_iter()
         .map(|row| {
-            let mine = domains
-                .extract_if(.., |d| d.tenant_id == row.id)
-                .map(|d| d.domain)
-                .collect();
+            let mine = domains.extract_if(.., |d| d.tenant_id == row.id).map(|d| d.domain).collect();
             Tenant::from_row(row, mine)
         })
         .collect();
@@ -315,10 +249,7 @@ pub async fn create(state: &AppState, input: NewTenant) -> Result<Tenant> {
     let admin = input.admin.map(|a| {
         use secrecy::ExposeSecret;
         let email = checks.check(normalize_email("admin.email", &a.email));
-        let password_ok = checks.check(password::check_policy(
-            "admin.password",
-            a.password.expose_secret(),
-        ));
+        let password_ok = checks.check(password::check_policy("admin.password", a.password.expose_secret()));
         (email, password_ok, a.password)
     });
     checks.finish()?;
@@ -341,15 +272,9 @@ pub async fn create(state: &AppState, input: NewTenant) -> Result<Tenant> {
 }
 
 async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) -> Result<()> {
-    let taken = tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(&spec.slug))
-        .one(txn.conn())
-        .await?;
+    let taken = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.conn()).await?;
     if taken.is_some() {
-        return Err(Error::new(
-            Code::TenantExists,
-            format!("A tenant with slug `{}` already exists.", spec.slug),
-        ));
+        return Err(Error::new(Code::TenantExists, format!("A tenant with slug `{}` already exists.", spec.slug)));
     }
     let now = Utc::now();
     tenant::ActiveModel {
@@ -388,43 +313,29 @@ pub(crate) async fn insert_user(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    txn.insert(row)
-        .await
-        .map_err(|e| on_unique(e, Code::ValidationFailed))
+    txn.insert(row).await.map_err(|e| on_unique(e, Code::ValidationFailed))
 }
 
 async fn add_domains(txn: &TenantTxn, domains: &[String]) -> Result<()> {
     for domain in domains {
-        let owner = tenant_domain::Entity::find_by_id(domain.clone())
-            .one(txn.conn())
-            .await?;
+        let owner = tenant_domain::Entity::find_by_id(domain.clone()).one(txn.conn()).await?;
         if owner.is_some_and(|d| d.tenant_id != txn.tenant_id()) {
-            return Err(Error::new(
-                Code::DomainTaken,
-                format!("The domain `{domain}` belongs to another tenant."),
-            ));
+            return Err(Error::new(Code::DomainTaken, format!("The domain `{domain}` belongs to another tenant.")));
         }
     }
     txn.delete_many::<tenant_domain::Entity>()
         .filter(tenant_domain::Column::Domain.is_not_in(domains.iter().cloned()))
         .exec(txn.conn())
         .await?;
-    let existing: Vec<String> = txn
-        .find::<tenant_domain::Entity>()
-        .all(txn.conn())
-        .await?
-        .into_iter()
-        .map(|d| d.domain)
-        .collect();
+    let existing: Vec<String> =
+        txn.find::<tenant_domain::Entity>().all(txn.conn()).await?.into_iter().map(|d| d.domain).collect();
     for domain in domains.iter().filter(|d| !existing.contains(d)) {
         let row = tenant_domain::ActiveModel {
             domain: Set(domain.clone()),
             tenant_id: Set(txn.tenant_id()),
             created_at: Set(Utc::now()),
         };
-        txn.insert(row)
-            .await
-            .map_err(|e| on_unique(e, Code::DomainTaken))?;
+        txn.insert(row).await.map_err(|e| on_unique(e, Code::DomainTaken))?;
     }
     Ok(())
 }
@@ -433,15 +344,9 @@ async fn add_domains(txn: &TenantTxn, domains: &[String]) -> Result<()> {
 fn on_unique(error: sea_orm::DbErr, code: Code) -> Error {
     match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) if code == Code::ValidationFailed => {
-            Error::validation(vec![FieldError::new(
-                "email",
-                "taken",
-                "is already a user of this tenant",
-            )])
+            Error::validation(vec![FieldError::new("email", "taken", "is already a user of this tenant")])
         }
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            Error::new(code, "That name is already taken.")
-        }
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::new(code, "That name is already taken."),
         _ => Error::Database(error),
     }
 }
@@ -478,18 +383,9 @@ where
 #[tracing::instrument(skip(state, patch))]
 pub async fn update(state: &AppState, id_or_slug: &str, patch: TenantPatch) -> Result<Tenant> {
     let mut checks = Checks::default();
-    let name = patch
-        .name
-        .as_deref()
-        .and_then(|n| checks.check(check_name("name", n)));
-    let plan = patch
-        .plan
-        .as_deref()
-        .and_then(|p| checks.check(check_plan("plan", p)));
-    let domains = patch
-        .domains
-        .as_deref()
-        .map(|d| check_domains(&mut checks, d, &state.config.base_domain));
+    let name = patch.name.as_deref().and_then(|n| checks.check(check_name("name", n)));
+    let plan = patch.plan.as_deref().and_then(|p| checks.check(check_plan("plan", p)));
+    let domains = patch.domains.as_deref().map(|d| check_domains(&mut checks, d, &state.config.base_domain));
     checks.finish()?;
     change(state, id_or_slug, async move |txn, mut row| {
         if let Some(name) = name {
@@ -508,11 +404,7 @@ pub async fn update(state: &AppState, id_or_slug: &str, patch: TenantPatch) -> R
 
 /// Replaces the settings object.
 #[tracing::instrument(skip(state, settings))]
-pub async fn replace_settings(
-    state: &AppState,
-    id_or_slug: &str,
-    settings: serde_json::Value,
-) -> Result<Tenant> {
+pub async fn replace_settings(state: &AppState, id_or_slug: &str, settings: serde_json::Value) -> Result<Tenant> {
     let settings = check_settings("settings", settings).map_err(|e| Error::validation(vec![e]))?;
     change(state, id_or_slug, async move |_, mut row| {
         row.settings = Set(settings);
@@ -523,11 +415,7 @@ pub async fn replace_settings(
 
 /// Suspends or resumes; effective on the next request on every instance.
 #[tracing::instrument(skip(state))]
-pub async fn set_status(
-    state: &AppState,
-    id_or_slug: &str,
-    status: TenantStatus,
-) -> Result<Tenant> {
+pub async fn set_status(state: &AppState, id_or_slug: &str, status: TenantStatus) -> Result<Tenant> {
     change(state, id_or_slug, async move |_, mut row| {
         row.status = Set(status.as_str().into());
         Ok(row)
@@ -542,15 +430,7 @@ pub async fn usage(state: &AppState, id_or_slug: &str) -> Result<Usage> {
     let txn = state.db.tenant(id).begin().await?;
     let users = txn.find::<user::Entity>().count(txn.conn()).await?;
     txn.commit().await?;
-    Ok(Usage {
-        users,
-        collections: 0,
-        items: 0,
-        files: 0,
-        storage_bytes: 0,
-        requests_24h: 0,
-        rate_limited_24h: 0,
-    })
+    Ok(Usage { users, collections: 0, items: 0, files: 0, storage_bytes: 0, requests_24h: 0, rate_limited_24h: 0 })
 }
 
 /// Makes the tenant unreachable at once and purges its rows in the background. A purge cut
@@ -565,14 +445,9 @@ pub async fn delete(state: &Arc<AppState>, id_or_slug: &str) -> Result<()> {
     .await;
     // `change` re-reads the tenant after commit, which a deleted tenant fails: that is success.
     let id = match tenant {
-        Err(Error::Problem {
-            code: Code::TenantNotFound,
-            ..
-        }) => match key_of(id_or_slug) {
+        Err(Error::Problem { code: Code::TenantNotFound, .. }) => match key_of(id_or_slug) {
             TenantKey::Id(id) => id,
-            TenantKey::Slug(slug) => deleted_id_by_slug(&state.db, &slug)
-                .await?
-                .ok_or_else(not_found)?,
+            TenantKey::Slug(slug) => deleted_id_by_slug(&state.db, &slug).await?.ok_or_else(not_found)?,
             TenantKey::Domain(_) => return Err(not_found()),
         },
         Err(other) => return Err(other),
@@ -609,14 +484,8 @@ pub async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
     if deleted.is_none() {
         return Ok(()); // already purged, or not deleted at all
     }
-    let users = txn
-        .delete_many::<user::Entity>()
-        .exec(txn.conn())
-        .await?
-        .rows_affected;
-    txn.delete_many::<tenant_domain::Entity>()
-        .exec(txn.conn())
-        .await?;
+    let users = txn.delete_many::<user::Entity>().exec(txn.conn()).await?.rows_affected;
+    txn.delete_many::<tenant_domain::Entity>().exec(txn.conn()).await?;
     tenant::Entity::delete_by_id(id).exec(txn.conn()).await?;
     txn.commit().await?;
     tracing::info!(tenant = %id, users, "tenant purged");
@@ -625,10 +494,8 @@ pub async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
 
 /// Finishes purges that a previous run left unfinished.
 pub async fn resume_purges(db: &PlatformDb) -> Result<()> {
-    let pending = tenant::Entity::find()
-        .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
-        .all(db.conn())
-        .await?;
+    let pending =
+        tenant::Entity::find().filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str())).all(db.conn()).await?;
     for row in pending {
         purge(db, row.id).await?;
     }
@@ -638,10 +505,7 @@ pub async fn resume_purges(db: &PlatformDb) -> Result<()> {
 /// Creates or updates a tenant from a manifest inside the caller's transaction (`tenants
 /// apply`); changes nothing when the tenant already matches.
 pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
-    let existing = tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(&spec.slug))
-        .one(txn.conn())
-        .await?;
+    let existing = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.conn()).await?;
     let Some(row) = existing else {
         insert_tenant(txn, txn.tenant_id(), spec).await?;
         notify::tenant_changed(txn.conn(), txn.tenant_id()).await?;
@@ -680,24 +544,13 @@ fn sorted(domains: &[String]) -> Vec<String> {
 
 /// The id of the tenant with `slug`, if any (live or being deleted).
 pub async fn id_by_slug(db: &PlatformDb, slug: &str) -> Result<Option<Uuid>> {
-    let row = tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(slug))
-        .one(db.conn())
-        .await?;
+    let row = tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.conn()).await?;
     Ok(row.map(|r| r.id))
 }
 
 /// Ensures a tenant user with this email exists (manifest admins); never resets a password.
-pub async fn ensure_admin_user(
-    txn: &TenantTxn,
-    email: &str,
-    password: SecretString,
-) -> Result<bool> {
-    let exists = txn
-        .find::<user::Entity>()
-        .filter(user::Column::Email.eq(email))
-        .one(txn.conn())
-        .await?;
+pub async fn ensure_admin_user(txn: &TenantTxn, email: &str, password: SecretString) -> Result<bool> {
+    let exists = txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(txn.conn()).await?;
     if exists.is_some() {
         return Ok(false);
     }

@@ -40,10 +40,7 @@ impl TenantCache {
             .time_to_live(Duration::from_secs(600))
             .support_invalidation_closures()
             .build();
-        TenantCache {
-            entries,
-            generation: Arc::new(AtomicU64::new(0)),
-        }
+        TenantCache { entries, generation: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Returns the cached entry, or loads it with `load` and caches it unless the tenants
@@ -66,9 +63,8 @@ impl TenantCache {
     /// Drops every entry of this tenant and every negative entry.
     pub fn invalidate(&self, tenant_id: Uuid) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let dropped = self.entries.invalidate_entries_if(move |_, entry| {
-            entry.as_ref().is_none_or(|t| t.id == tenant_id)
-        });
+        let dropped =
+            self.entries.invalidate_entries_if(move |_, entry| entry.as_ref().is_none_or(|t| t.id == tenant_id));
         if dropped.is_err() {
             self.clear();
         }

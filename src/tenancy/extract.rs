@@ -33,10 +33,10 @@ impl FromRequest for CurrentTenant {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(resolution(req).and_then(|t| {
-            t.map(CurrentTenant)
-                .ok_or_else(|| super::middleware::problem_for(Code::TenantRequired))
-        }))
+        ready(
+            resolution(req)
+                .and_then(|t| t.map(CurrentTenant).ok_or_else(|| super::middleware::problem_for(Code::TenantRequired))),
+        )
     }
 }
 

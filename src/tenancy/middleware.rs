@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::{
     HttpMessage,
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::header::{AUTHORIZATION, HOST, HeaderMap},
     middleware::Next,
@@ -29,15 +29,18 @@ use crate::{
 #[derive(Clone)]
 pub(crate) struct Resolution(pub Result<Option<Arc<Tenant>>, Code>);
 
-/// Actix middleware (`from_fn`) that resolves tenant and token for the `/api` scope.
+/// Actix middleware (`from_fn`) that resolves tenant and token for `/api/` routes.
 pub async fn resolve_tenant(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| Error::internal("application state is not registered"))?;
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if !req.path().starts_with("/api/") {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        let error = Error::internal("application state is not registered");
+        return Ok(req.error_response(error).map_into_right_body());
+    };
 
     let authentication = match bearer_token(req.headers()) {
         None => Authentication::Missing,
@@ -54,11 +57,7 @@ pub async fn resolve_tenant(
         _ => None,
     };
 
-    let host = req
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host());
+    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host());
     let resolution = match resolve(&state, host, req.headers(), token_tenant).await {
         Ok(tenant) => Ok(tenant),
         Err(Error::Problem { code, .. }) => Err(code),
@@ -73,7 +72,7 @@ pub async fn resolve_tenant(
     }
     req.extensions_mut().insert(Resolution(resolution));
     req.extensions_mut().insert(authentication);
-    next.call(req).await
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
 async fn resolve(
@@ -95,32 +94,25 @@ async fn resolve(
     };
     let tenant = match resolve::decide(host_lookup, header_lookup, token_tenant).map_err(problem)? {
         Decision::Named(tenant) => tenant,
-        Decision::TokenOnly(id) => lookup(state, TenantKey::Id(id))
-            .await?
-            .ok_or_else(|| problem(Code::TenantNotFound))?,
+        Decision::TokenOnly(id) => {
+            lookup(state, TenantKey::Id(id)).await?.ok_or_else(|| problem(Code::TenantNotFound))?
+        }
         Decision::NoTenant => return Ok(None),
     };
     resolve::admit(tenant).map(Some).map_err(problem)
 }
 
 async fn lookup(state: &AppState, key: TenantKey) -> Result<Lookup, Error> {
-    state
-        .tenants
-        .get_or_load(key.clone(), services::tenants::find_live(&state.db, key))
-        .await
+    state.tenants.get_or_load(key.clone(), services::tenants::find_live(&state.db, key)).await
 }
 
 fn problem(code: Code) -> Error {
     let detail = match code {
         Code::TenantConflict => "The Host and X-Tenant-ID headers name different tenants.",
-        Code::TokenTenantMismatch => {
-            "The access token belongs to a different tenant than the one requested."
-        }
+        Code::TokenTenantMismatch => "The access token belongs to a different tenant than the one requested.",
         Code::TenantNotFound => "No such tenant.",
         Code::TenantSuspended => "This tenant is suspended.",
-        Code::TenantRequired => {
-            "This route needs a tenant: use its subdomain, X-Tenant-ID, or a tenant token."
-        }
+        Code::TenantRequired => "This route needs a tenant: use its subdomain, X-Tenant-ID, or a tenant token.",
         _ => "The tenant could not be resolved.",
     };
     Error::new(code, detail)
@@ -133,8 +125,5 @@ pub(crate) fn problem_for(code: Code) -> Error {
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }

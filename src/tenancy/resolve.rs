@@ -21,29 +21,16 @@ pub fn host_key(host: &str, base_domain: &str) -> Option<TenantKey> {
         None => host,
     };
     let host = host.strip_suffix('.').unwrap_or(host);
-    if host.is_empty()
-        || host.len() > 253
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    if host.is_empty() || host.len() > 253 || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
     {
         return None;
     }
     let host = host.to_ascii_lowercase();
-    if host == base_domain
-        || host
-            .split('.')
-            .all(|l| l.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if host == base_domain || host.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
         return None;
     }
-    match host
-        .strip_suffix(base_domain)
-        .and_then(|p| p.strip_suffix('.'))
-    {
-        Some(label)
-            if validate::is_valid_slug(label) && !validate::RESERVED_SLUGS.contains(&label) =>
-        {
+    match host.strip_suffix(base_domain).and_then(|p| p.strip_suffix('.')) {
+        Some(label) if validate::is_valid_slug(label) && !validate::RESERVED_SLUGS.contains(&label) => {
             Some(TenantKey::Slug(label.to_string()))
         }
         Some(_) => None, // www.base, a.b.acme.base: under our domain but not a tenant
@@ -55,18 +42,12 @@ pub fn host_key(host: &str, base_domain: &str) -> Option<TenantKey> {
 /// Reads `X-Tenant-ID`: a tenant uuid or slug (case-insensitive). `Err` for a value that can
 /// name no tenant, which is answered like an unknown tenant.
 pub fn header_key(value: &[u8]) -> Result<TenantKey, Code> {
-    let value = std::str::from_utf8(value)
-        .map_err(|_| Code::TenantNotFound)?
-        .trim();
+    let value = std::str::from_utf8(value).map_err(|_| Code::TenantNotFound)?.trim();
     if let Ok(id) = Uuid::parse_str(value) {
         return Ok(TenantKey::Id(id));
     }
     let slug = value.to_ascii_lowercase();
-    if validate::is_valid_slug(&slug) {
-        Ok(TenantKey::Slug(slug))
-    } else {
-        Err(Code::TenantNotFound)
-    }
+    if validate::is_valid_slug(&slug) { Ok(TenantKey::Slug(slug)) } else { Err(Code::TenantNotFound) }
 }
 
 /// The outcome of looking one named source up: `None` when no such tenant exists.
@@ -85,11 +66,7 @@ pub enum Decision {
 
 /// Combines the named sources. `host` and `header` are `None` when absent, `Some(lookup)` when
 /// present; `token_tenant` is the `tid` of a valid access token.
-pub fn decide(
-    host: Option<Lookup>,
-    header: Option<Lookup>,
-    token_tenant: Option<Uuid>,
-) -> Result<Decision, Code> {
+pub fn decide(host: Option<Lookup>, header: Option<Lookup>, token_tenant: Option<Uuid>) -> Result<Decision, Code> {
     let host = host.map(|t| t.ok_or(Code::TenantNotFound)).transpose()?;
     let header = header.map(|t| t.ok_or(Code::TenantNotFound)).transpose()?;
     let named = match (host, header) {
@@ -137,12 +114,7 @@ mod tests {
 
     #[test]
     fn subdomains_name_slugs_whatever_the_case_port_or_trailing_dot() {
-        for host in [
-            "acme.localhost",
-            "ACME.localhost.",
-            "acme.localhost:8080",
-            "Acme.LocalHost",
-        ] {
+        for host in ["acme.localhost", "ACME.localhost.", "acme.localhost:8080", "Acme.LocalHost"] {
             assert_eq!(host_key(host, "localhost"), slug("acme"), "{host}");
         }
     }
@@ -171,10 +143,7 @@ mod tests {
 
     #[test]
     fn other_domains_are_custom_domain_candidates() {
-        assert_eq!(
-            host_key("App.Example.com:443", "localhost"),
-            Some(TenantKey::Domain("app.example.com".into()))
-        );
+        assert_eq!(host_key("App.Example.com:443", "localhost"), Some(TenantKey::Domain("app.example.com".into())));
         assert_eq!(host_key("intranet", "localhost"), None);
     }
 
@@ -190,35 +159,14 @@ mod tests {
     #[test]
     fn sources_must_agree() {
         let (a, b) = (tenant("a"), tenant("b"));
-        assert_eq!(
-            decide(Some(Some(a.clone())), None, None),
-            Ok(Decision::Named(a.clone()))
-        );
-        assert_eq!(
-            decide(None, Some(Some(a.clone())), Some(a.id)),
-            Ok(Decision::Named(a.clone()))
-        );
-        assert_eq!(
-            decide(Some(Some(a.clone())), Some(Some(a.clone())), None),
-            Ok(Decision::Named(a.clone()))
-        );
-        assert_eq!(
-            decide(Some(Some(a.clone())), Some(Some(b.clone())), None),
-            Err(Code::TenantConflict)
-        );
-        assert_eq!(
-            decide(Some(Some(a.clone())), None, Some(b.id)),
-            Err(Code::TokenTenantMismatch)
-        );
+        assert_eq!(decide(Some(Some(a.clone())), None, None), Ok(Decision::Named(a.clone())));
+        assert_eq!(decide(None, Some(Some(a.clone())), Some(a.id)), Ok(Decision::Named(a.clone())));
+        assert_eq!(decide(Some(Some(a.clone())), Some(Some(a.clone())), None), Ok(Decision::Named(a.clone())));
+        assert_eq!(decide(Some(Some(a.clone())), Some(Some(b.clone())), None), Err(Code::TenantConflict));
+        assert_eq!(decide(Some(Some(a.clone())), None, Some(b.id)), Err(Code::TokenTenantMismatch));
         assert_eq!(decide(Some(None), None, None), Err(Code::TenantNotFound));
-        assert_eq!(
-            decide(None, Some(None), Some(a.id)),
-            Err(Code::TenantNotFound)
-        );
-        assert_eq!(
-            decide(None, None, Some(a.id)),
-            Ok(Decision::TokenOnly(a.id))
-        );
+        assert_eq!(decide(None, Some(None), Some(a.id)), Err(Code::TenantNotFound));
+        assert_eq!(decide(None, None, Some(a.id)), Ok(Decision::TokenOnly(a.id)));
         assert_eq!(decide(None, None, None), Ok(Decision::NoTenant));
     }
 

@@ -44,9 +44,7 @@ pub fn is_valid_slug(slug: &str) -> bool {
     let bytes = slug.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
 }
@@ -61,11 +59,7 @@ pub fn check_slug(field: &str, slug: &str) -> Option<FieldError> {
         ));
     }
     if RESERVED_SLUGS.contains(&slug) {
-        return Some(FieldError::new(
-            field,
-            "reserved",
-            format!("`{slug}` is reserved"),
-        ));
+        return Some(FieldError::new(field, "reserved", format!("`{slug}` is reserved")));
     }
     None
 }
@@ -88,14 +82,9 @@ pub fn normalize_domain(field: &str, raw: &str, base_domain: &str) -> Result<Str
             && !l.ends_with('-')
     };
     if labels.len() < 2 || !labels.iter().all(label_ok) {
-        return Err(invalid(
-            "must be a fully qualified domain name such as app.example.com",
-        ));
+        return Err(invalid("must be a fully qualified domain name such as app.example.com"));
     }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
         return Err(invalid("must be a domain name, not an IP address"));
     }
     if domain == base_domain || domain.ends_with(&format!(".{base_domain}")) {
@@ -126,19 +115,8 @@ mod tests {
 
     #[test]
     fn domains_are_normalized_and_checked() {
-        assert_eq!(
-            normalize_domain("d", "App.Example.COM.", "localhost").unwrap(),
-            "app.example.com"
-        );
-        for bad in [
-            "localhost",
-            "1.2.3.4",
-            "a..b",
-            "-a.com",
-            "acme.localhost",
-            "a b.com",
-            "",
-        ] {
+        assert_eq!(normalize_domain("d", "App.Example.COM.", "localhost").unwrap(), "app.example.com");
+        for bad in ["localhost", "1.2.3.4", "a..b", "-a.com", "acme.localhost", "a b.com", ""] {
             assert!(normalize_domain("d", bad, "localhost").is_err(), "{bad}");
         }
     }
