@@ -27,7 +27,12 @@ const KNOWN_VARS: &[&str] = &[
     "TB_INSECURE_ALLOW_RLS_BYPASS",
     "TB_SHUTDOWN_TIMEOUT",
     "TB_WORKERS",
+    // Read by `tenantbase admin create` only.
+    "TB_NEW_ADMIN_PASSWORD",
 ];
+
+/// Variables with this prefix belong to the test suite and are not the server's.
+const TEST_PREFIX: &str = "TB_TEST_";
 
 /// Errors found while reading the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +110,7 @@ impl Config {
         let mut map = std::collections::HashMap::new();
         for (key, value) in vars {
             let key = key.into();
-            if !key.starts_with("TB_") {
+            if !key.starts_with("TB_") || key.starts_with(TEST_PREFIX) {
                 continue;
             }
             if !KNOWN_VARS.contains(&key.as_str()) {
