@@ -128,13 +128,11 @@ impl Config {
             return Err(invalid("TB_BASE_DOMAIN", "must be a bare domain name such as example.com"));
         }
         let jwt_secret = get("TB_JWT_SECRET").map(SecretString::from);
-        if let Some(secret) = &jwt_secret {
-            if secret.expose_secret().len() < crate::auth::token::MIN_SECRET_BYTES {
-                return Err(invalid(
-                    "TB_JWT_SECRET",
-                    "must be at least 32 bytes (256 bits) of random data, e.g. `openssl rand -base64 48`",
-                ));
-            }
+        if jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() < crate::auth::token::MIN_SECRET_BYTES) {
+            return Err(invalid(
+                "TB_JWT_SECRET",
+                "must be at least 32 bytes (256 bits) of random data, e.g. `openssl rand -base64 48`",
+            ));
         }
         let admin_email = get("TB_ADMIN_EMAIL");
         let admin_password = get("TB_ADMIN_PASSWORD").map(SecretString::from);

@@ -115,10 +115,10 @@ fn check_domains(checks: &mut Checks, raw: &[String], base_domain: &str) -> Vec<
     }
     let mut domains = Vec::new();
     for (i, domain) in raw.iter().enumerate() {
-        if let Some(d) = checks.check(validate::normalize_domain(&format!("domains[{i}]"), domain, base_domain)) {
-            if !domains.contains(&d) {
-                domains.push(d);
-            }
+        if let Some(d) = checks.check(validate::normalize_domain(&format!("domains[{i}]"), domain, base_domain))
+            && !domains.contains(&d)
+        {
+            domains.push(d);
         }
     }
     domains
