@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Load benchmark (../../shared BENCH.md method): the release build on loopback, wrk -t2 -c16 -d10s,
+# a 3 s warm-up thrown away, each row measured twice. Rows:
+#   bare      GET /health/live                      (the framework's ceiling)
+#   resolved  GET /api/tenant, Host: acme.localhost, tenant admin token (tenant cache hit)
+# Prints requests/s, p50/p99, bytes per response, server CPU and RSS per row, and each row's
+# throughput as a ratio to `bare` measured in the same run.
+# Usage: deploy/bench/run.sh        (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+DURATION="${BENCH_DURATION:-10s}"
+PORT="${BENCH_PORT:-18777}"
+cargo build --release --quiet
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+TB_DATA_DIR="$work" TB_BIND="127.0.0.1:$PORT" TB_LOG=warn \
+  TB_ADMIN_EMAIL=bench@tenantbase.localhost TB_ADMIN_PASSWORD=bench-root-password \
+  target/release/tenantbase serve >"$work/server.log" 2>&1 &
+server=$!
+base="http://127.0.0.1:$PORT"
+for _ in $(seq 50); do curl -sf "$base/health/live" >/dev/null && break; sleep 0.1; done
+
+json() { python3 -c "import sys,json; print(json.load(sys.stdin)$1)"; }
+root=$(curl -sf "$base/api/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"bench@tenantbase.localhost","password":"bench-root-password"}' | json '["data"]["access_token"]')
+curl -sf "$base/api/tenants" -H "authorization: Bearer $root" -H 'content-type: application/json' \
+  -d '{"slug":"acme","name":"Acme","admin":{"email":"admin@acme.example","password":"bench-acme-password"}}' >/dev/null
+token=$(curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
+  -d '{"email":"admin@acme.example","password":"bench-acme-password"}' | json '["data"]["access_token"]')
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$server/status"; }
+
+# run NAME URL [wrk header args...]
+run() {
+  local name=$1 url=$2; shift 2
+  wrk -t2 -c16 -d3s --timeout 10s "$@" "$url" >/dev/null # warm-up
+  for pass in 1 2; do
+    local before; before=$(cpu_ticks)
+    wrk -t2 -c16 -d"$DURATION" --latency --timeout 10s "$@" "$url" >"$work/$name.$pass.txt"
+    echo "$name $pass $(( $(cpu_ticks) - before )) $(rss_kb) $(hwm_kb)" >>"$work/rows.txt"
+  done
+}
+
+run bare "$base/health/live"
+run resolved "$base/api/tenant" -H "Host: acme.localhost" -H "Authorization: Bearer $token"
+
+python3 - "$work" "$(getconf CLK_TCK)" <<'PY'
+import re, sys, pathlib
+work, hz = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(\w+)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+rows = []
+for line in (work / "rows.txt").read_text().split("\n"):
+    if not line: continue
+    name, p, ticks, rss, hwm = line.split()
+    text = (work / f"{name}.{p}.txt").read_text()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", text)
+    size = float(read.group(1)) * {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[read.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    p50, p99 = (ms(re.search(rf"\s{q}%\s+(\S+)", text).group(1)) for q in ("50", "99"))
+    rows.append((name, p, rps, p50, p99, size / total, int(ticks) / hz, int(rss) // 1024, int(hwm) // 1024, errors))
+bare = sum(r[2] for r in rows if r[0] == "bare") / 2
+print("| row | pass | req/s | ratio to bare | p50 ms | p99 ms | bytes/resp | server CPU s | RSS MiB | peak RSS MiB | non-2xx |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for name, p, rps, p50, p99, size, cpu, rss, hwm, errors in rows:
+    print(f"| {name} | {p} | {rps:,.0f} | {rps / bare:.2f} | {p50:.2f} | {p99:.2f} | {size:.0f} | {cpu:.1f} | {rss} | {hwm} | {errors} |")
+for name in sorted({r[0] for r in rows} - {"bare"}):
+    mean = sum(r[2] for r in rows if r[0] == name) / 2
+    print(f"\n{name}: mean {mean:,.0f} req/s = {mean / bare:.1%} of bare ({bare:,.0f} req/s)")
+if any(r[9] for r in rows):
+    sys.exit("non-2xx responses in a measured row: the numbers are not valid")
+PY
