@@ -92,9 +92,9 @@ impl Application {
 
         let tenants = TenantCache::new(10_000);
         notify::spawn_listener(&conn, tenants.clone());
-        let purges = platform.clone();
+        let (purges, cache) = (platform.clone(), tenants.clone());
         tokio::spawn(async move {
-            if let Err(error) = services::tenants::resume_purges(&purges).await {
+            if let Err(error) = services::tenants::resume_purges(&purges, &cache).await {
                 tracing::error!(%error, "resuming tenant purges failed");
             }
         });

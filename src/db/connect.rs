@@ -66,6 +66,26 @@ pub(crate) async fn migrate_embedded(conn: &DatabaseConnection) -> Result<(), Db
 /// Names pending migrations without changing anything (`serve` on PostgreSQL refuses to start
 /// on an outdated schema).
 pub(crate) async fn pending_migrations(conn: &DatabaseConnection) -> Result<Vec<String>, DbError> {
+    let readable = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT CASE WHEN to_regclass('seaql_migrations') IS NULL THEN 'missing' \
+             WHEN has_table_privilege(to_regclass('seaql_migrations'), 'SELECT') THEN 'ok' ELSE 'denied' END AS state",
+        ))
+        .await?
+        .map(|row| row.try_get::<String>("", "state"))
+        .transpose()?;
+    match readable.as_deref() {
+        Some("ok") => {}
+        Some("denied") => {
+            return Err(DbError::Unmigrated(
+                "the runtime role may not read seaql_migrations: run `tenantbase migrate` with \
+                 TB_DATABASE_URL set to this role, so that it is granted what it needs"
+                    .into(),
+            ));
+        }
+        _ => return Err(DbError::Unmigrated("the database has no schema yet: run `tenantbase migrate`".into())),
+    }
     let pending = Migrator::get_pending_migrations_read_only(conn).await?;
     Ok(pending.iter().map(|m| m.name().to_string()).collect())
 }

@@ -21,6 +21,8 @@ pub enum DbError {
     DataDir { path: String, source: std::io::Error },
     #[error("migration failed: {0}")]
     Migrate(DbErr),
+    #[error("{0}")]
+    Unmigrated(String),
     #[error("database error: {0}")]
     Query(#[from] DbErr),
 }

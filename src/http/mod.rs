@@ -56,7 +56,11 @@ pub fn app(
         .configure(tenants::configure)
         .configure(tenant::configure)
         .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
-        .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish() }))
+        .route(
+            "/docs",
+            web::get()
+                .to(|| async { HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish() }),
+        )
         .map(|app| app.default_service(web::to(unmatched)))
         .into_app()
         .wrap(from_fn(resolve_tenant))

@@ -21,7 +21,7 @@ use crate::{
     entities::{tenant, tenant_domain, user},
     error::{Code, Error, FieldError, Result},
     state::AppState,
-    tenancy::{Plan, Tenant, TenantKey, TenantStatus, validate},
+    tenancy::{Plan, Tenant, TenantCache, TenantKey, TenantStatus, validate},
 };
 
 /// At most this many custom domains per tenant.
@@ -150,18 +150,23 @@ impl TenantSpec {
     }
 }
 
-/// Loads a tenant that is not deleted, by any of its names. Used by resolution (through the
-/// cache) and by the platform routes.
+/// Loads a tenant that is not deleted, by any of its names (platform routes).
 pub async fn find_live(db: &PlatformDb, key: TenantKey) -> Result<Option<Tenant>> {
-    let query = tenant::Entity::find().filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()));
+    Ok(find(db, key).await?.filter(|t| t.status != TenantStatus::Deleted))
+}
+
+/// Loads a tenant by any of its names, deleted ones included (with status `Deleted`), so that
+/// resolution can tell "deleted" (404) from "no such name" — a custom domain nobody registered
+/// names no tenant at all. Rows disappear only when the purge finishes.
+pub async fn find(db: &PlatformDb, key: TenantKey) -> Result<Option<Tenant>> {
     let row = match key {
-        TenantKey::Id(id) => query.filter(tenant::Column::Id.eq(id)).one(db.conn()).await?,
-        TenantKey::Slug(slug) => query.filter(tenant::Column::Slug.eq(slug)).one(db.conn()).await?,
+        TenantKey::Id(id) => tenant::Entity::find_by_id(id).one(db.conn()).await?,
+        TenantKey::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.conn()).await?,
         TenantKey::Domain(domain) => {
             let Some(route) = tenant_domain::Entity::find_by_id(domain).one(db.conn()).await? else {
                 return Ok(None);
             };
-            query.filter(tenant::Column::Id.eq(route.tenant_id)).one(db.conn()).await?
+            tenant::Entity::find_by_id(route.tenant_id).one(db.conn()).await?
         }
     };
     match row {
@@ -362,8 +367,8 @@ async fn live_row(txn: &TenantTxn) -> Result<tenant::Model> {
 }
 
 /// Runs `change` on a tenant's row inside one scoped transaction, then announces the change
-/// so every instance drops the tenant from its cache.
-async fn change<F>(state: &AppState, id_or_slug: &str, change: F) -> Result<Tenant>
+/// so every instance drops the tenant from its cache. Returns the tenant's id.
+async fn change<F>(state: &AppState, id_or_slug: &str, change: F) -> Result<Uuid>
 where
     F: AsyncFnOnce(&TenantTxn, tenant::ActiveModel) -> Result<tenant::ActiveModel>,
 {
@@ -376,6 +381,15 @@ where
     notify::tenant_changed(txn.conn(), id).await?;
     txn.commit().await?;
     state.tenants.invalidate(id);
+    Ok(id)
+}
+
+/// [`change`], then the changed tenant.
+async fn change_and_get<F>(state: &AppState, id_or_slug: &str, f: F) -> Result<Tenant>
+where
+    F: AsyncFnOnce(&TenantTxn, tenant::ActiveModel) -> Result<tenant::ActiveModel>,
+{
+    let id = change(state, id_or_slug, f).await?;
     get(&state.db, &id.to_string()).await
 }
 
@@ -387,7 +401,7 @@ pub async fn update(state: &AppState, id_or_slug: &str, patch: TenantPatch) -> R
     let plan = patch.plan.as_deref().and_then(|p| checks.check(check_plan("plan", p)));
     let domains = patch.domains.as_deref().map(|d| check_domains(&mut checks, d, &state.config.base_domain));
     checks.finish()?;
-    change(state, id_or_slug, async move |txn, mut row| {
+    change_and_get(state, id_or_slug, async move |txn, mut row| {
         if let Some(name) = name {
             row.name = Set(name);
         }
@@ -406,7 +420,7 @@ pub async fn update(state: &AppState, id_or_slug: &str, patch: TenantPatch) -> R
 #[tracing::instrument(skip(state, settings))]
 pub async fn replace_settings(state: &AppState, id_or_slug: &str, settings: serde_json::Value) -> Result<Tenant> {
     let settings = check_settings("settings", settings).map_err(|e| Error::validation(vec![e]))?;
-    change(state, id_or_slug, async move |_, mut row| {
+    change_and_get(state, id_or_slug, async move |_, mut row| {
         row.settings = Set(settings);
         Ok(row)
     })
@@ -416,7 +430,7 @@ pub async fn replace_settings(state: &AppState, id_or_slug: &str, settings: serd
 /// Suspends or resumes; effective on the next request on every instance.
 #[tracing::instrument(skip(state))]
 pub async fn set_status(state: &AppState, id_or_slug: &str, status: TenantStatus) -> Result<Tenant> {
-    change(state, id_or_slug, async move |_, mut row| {
+    change_and_get(state, id_or_slug, async move |_, mut row| {
         row.status = Set(status.as_str().into());
         Ok(row)
     })
@@ -437,45 +451,27 @@ pub async fn usage(state: &AppState, id_or_slug: &str) -> Result<Usage> {
 /// short (crash, restart) is finished by [`resume_purges`] at the next start.
 #[tracing::instrument(skip(state))]
 pub async fn delete(state: &Arc<AppState>, id_or_slug: &str) -> Result<()> {
-    let tenant = change(state, id_or_slug, async move |_, mut row| {
+    let id = change(state, id_or_slug, async move |_, mut row| {
         row.status = Set(TenantStatus::Deleted.as_str().into());
         row.deleted_at = Set(Some(Utc::now()));
         Ok(row)
     })
-    .await;
-    // `change` re-reads the tenant after commit, which a deleted tenant fails: that is success.
-    let id = match tenant {
-        Err(Error::Problem { code: Code::TenantNotFound, .. }) => match key_of(id_or_slug) {
-            TenantKey::Id(id) => id,
-            TenantKey::Slug(slug) => deleted_id_by_slug(&state.db, &slug).await?.ok_or_else(not_found)?,
-            TenantKey::Domain(_) => return Err(not_found()),
-        },
-        Err(other) => return Err(other),
-        Ok(tenant) => tenant.id,
-    };
+    .await?;
     state.metrics.forget_tenant(id);
-    let db = state.db.clone();
+    let (db, cache) = (state.db.clone(), state.tenants.clone());
     tokio::spawn(async move {
-        if let Err(error) = purge(&db, id).await {
+        if let Err(error) = purge(&db, &cache, id).await {
             tracing::error!(%error, tenant = %id, "tenant purge failed; it resumes at the next start");
         }
     });
     Ok(())
 }
 
-async fn deleted_id_by_slug(db: &PlatformDb, slug: &str) -> Result<Option<Uuid>> {
-    let row = tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(slug))
-        .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
-        .one(db.conn())
-        .await?;
-    Ok(row.map(|r| r.id))
-}
-
 /// Deletes every row of a deleted tenant, inside that tenant's own scope so nothing of any other
-/// tenant can be touched, then the tenant row itself.
-#[tracing::instrument(skip(db))]
-pub async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
+/// tenant can be touched, then the tenant row itself; every instance then forgets it, which
+/// frees its slug and domains.
+#[tracing::instrument(skip(db, cache))]
+pub async fn purge(db: &PlatformDb, cache: &TenantCache, id: Uuid) -> Result<()> {
     let txn = db.tenant(id).begin().await?;
     let deleted = tenant::Entity::find_by_id(id)
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
@@ -487,17 +483,19 @@ pub async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
     let users = txn.delete_many::<user::Entity>().exec(txn.conn()).await?.rows_affected;
     txn.delete_many::<tenant_domain::Entity>().exec(txn.conn()).await?;
     tenant::Entity::delete_by_id(id).exec(txn.conn()).await?;
+    notify::tenant_changed(txn.conn(), id).await?;
     txn.commit().await?;
+    cache.invalidate(id);
     tracing::info!(tenant = %id, users, "tenant purged");
     Ok(())
 }
 
 /// Finishes purges that a previous run left unfinished.
-pub async fn resume_purges(db: &PlatformDb) -> Result<()> {
+pub async fn resume_purges(db: &PlatformDb, cache: &TenantCache) -> Result<()> {
     let pending =
         tenant::Entity::find().filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str())).all(db.conn()).await?;
     for row in pending {
-        purge(db, row.id).await?;
+        purge(db, cache, row.id).await?;
     }
     Ok(())
 }

@@ -82,6 +82,8 @@ async fn resolve(
     token_tenant: Option<Uuid>,
 ) -> Result<Option<Arc<Tenant>>, Error> {
     let host_lookup = match host.and_then(|h| resolve::host_key(h, &state.config.base_domain)) {
+        // A domain nobody registered names no tenant; an unknown subdomain names a missing one.
+        Some(key @ TenantKey::Domain(_)) => lookup(state, key).await?.map(Some),
         Some(key) => Some(lookup(state, key).await?),
         None => None,
     };
@@ -103,7 +105,7 @@ async fn resolve(
 }
 
 async fn lookup(state: &AppState, key: TenantKey) -> Result<Lookup, Error> {
-    state.tenants.get_or_load(key.clone(), services::tenants::find_live(&state.db, key)).await
+    state.tenants.get_or_load(key.clone(), services::tenants::find(&state.db, key)).await
 }
 
 fn problem(code: Code) -> Error {

@@ -1,0 +1,16 @@
+//! The black-box suite: the real app on a random port, a fresh PostgreSQL database per test
+//! (cloned from a migrated template, connected as the non-owner runtime role), and HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod errors;
+mod health;
+mod openapi;
+mod platform_access;
+mod postgres_roles;
+mod resolution;
+mod sqlite;
+mod tenants;

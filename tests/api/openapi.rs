@@ -1,0 +1,147 @@
+//! The OpenAPI document describes exactly what the app serves.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, client, content_type, json_body, spawn_app};
+
+/// Every route the app mounts so far. A new route goes here and into the document.
+const MOUNTED: &[(&str, &str)] = &[
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
+    ("post", "/api/auth/login"),
+    ("get", "/api/tenant"),
+    ("get", "/api/tenants"),
+    ("post", "/api/tenants"),
+    ("get", "/api/tenants/{id}"),
+    ("patch", "/api/tenants/{id}"),
+    ("delete", "/api/tenants/{id}"),
+    ("put", "/api/tenants/{id}/settings"),
+    ("get", "/api/tenants/{id}/usage"),
+    ("post", "/api/tenants/{id}/suspend"),
+    ("post", "/api/tenants/{id}/resume"),
+];
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+async fn document(app: &TestApp) -> Value {
+    let response = app.get("/api/openapi.json").send().await.unwrap();
+    assert!(content_type(&response).starts_with("application/json"), "{}", content_type(&response));
+    json_body(response, StatusCode::OK).await
+}
+
+/// `/api/tenants/{tenant_id}` and `/api/tenants/{id}` are the same route.
+fn normalized(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            _ if in_param => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every (method, path) operation the document lists.
+fn documented_operations(document: &Value) -> Vec<(String, String)> {
+    let paths = document["paths"].as_object().unwrap_or_else(|| panic!("no paths in {document}"));
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            METHODS
+                .iter()
+                .filter(|method| item.get(**method).is_some())
+                .map(move |method| (method.to_string(), path.clone()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_1() {
+    let app = spawn_app().await;
+
+    let document = document(&app).await;
+
+    let version = document["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1"), "openapi is `{version}`");
+    assert!(document["info"]["title"].is_string());
+}
+
+#[tokio::test]
+async fn the_document_lists_every_mounted_route() {
+    let app = spawn_app().await;
+
+    let documented: Vec<(String, String)> = documented_operations(&document(&app).await)
+        .into_iter()
+        .map(|(method, path)| (method, normalized(&path)))
+        .collect();
+
+    let missing: Vec<_> =
+        MOUNTED.iter().filter(|(method, path)| !documented.contains(&(method.to_string(), normalized(path)))).collect();
+    assert!(missing.is_empty(), "mounted but not documented: {missing:?}");
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_mounted() {
+    let app = spawn_app().await;
+    let token = app.platform_token().await;
+    let placeholder = uuid::Uuid::new_v4().to_string();
+
+    for (method, path) in documented_operations(&document(&app).await) {
+        let concrete = normalized(&path).replace("{}", &placeholder);
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let mut request = app.request(method.clone(), &concrete).bearer_auth(&token);
+        if [Method::POST, Method::PUT, Method::PATCH].contains(&method) {
+            request = request.json(&json!({}));
+        }
+
+        let response = request.send().await.unwrap();
+
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        let code = serde_json::from_str::<Value>(&body).ok().and_then(|b| b["code"].as_str().map(String::from));
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is documented but not served: {body}");
+        assert!(
+            !(status == StatusCode::NOT_FOUND && code.as_deref() == Some("not_found")),
+            "{method} {path} is documented but not served: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_declares_its_error_responses() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+
+    for (method, path) in documented_operations(&document) {
+        let responses = &document["paths"][&path][&method]["responses"];
+        let statuses: Vec<&String> = responses.as_object().map(|r| r.keys().collect()).unwrap_or_default();
+
+        assert!(statuses.iter().any(|s| s.starts_with('2')), "{method} {path} documents no success: {statuses:?}");
+        if path.starts_with("/api/") && path != "/api/openapi.json" {
+            assert!(
+                statuses.iter().any(|s| s.starts_with('4') || *s == "default"),
+                "{method} {path} documents no error response: {statuses:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn docs_serve_an_html_viewer() {
+    let app = spawn_app().await;
+    let following = client(reqwest::redirect::Policy::limited(5));
+
+    let response = following.get(app.url("/docs")).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with("text/html"), "{}", content_type(&response));
+    let html = response.text().await.unwrap().to_lowercase();
+    assert!(html.contains("<html"), "{html}");
+}

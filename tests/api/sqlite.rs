@@ -1,0 +1,59 @@
+//! The embedded default: the same app on SQLite, smoke-tested end to end.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{RequestExt, assert_problem, json_body, spawn_sqlite_app};
+
+#[tokio::test]
+async fn on_sqlite_the_app_is_ready() {
+    let app = spawn_sqlite_app().await;
+
+    assert_eq!(app.get("/health/live").send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.get("/health/ready").send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn on_sqlite_a_tenant_admin_logs_in_on_its_subdomain_and_resolves_by_header() {
+    let app = spawn_sqlite_app().await;
+    let acme = app.tenant_admin("acme").await;
+    app.create_tenant("globex").await;
+
+    let by_host = app.get("/api/tenant").bearer_auth(&acme.token).host("acme.localhost").send().await.unwrap();
+    let by_header = app.get("/api/tenant").bearer_auth(&acme.token).tenant_header("acme").send().await.unwrap();
+    let on_globex = app.get("/api/tenant").bearer_auth(&acme.token).host("globex.localhost").send().await.unwrap();
+
+    assert_eq!(json_body(by_host, StatusCode::OK).await["data"]["id"], acme.tenant.id.to_string());
+    assert_eq!(json_body(by_header, StatusCode::OK).await["data"]["slug"], "acme");
+    assert_problem(on_globex, StatusCode::UNAUTHORIZED, "token_tenant_mismatch").await;
+}
+
+#[tokio::test]
+async fn on_sqlite_suspension_takes_effect_at_once_and_resume_undoes_it() {
+    let app = spawn_sqlite_app().await;
+    let acme = app.tenant_admin("acme").await;
+    let warm = app.get("/api/tenant").bearer_auth(&acme.token).host("acme.localhost").send().await.unwrap();
+    json_body(warm, StatusCode::OK).await;
+
+    app.suspend(&acme.tenant).await;
+    let suspended = app.get("/api/tenant").bearer_auth(&acme.token).host("acme.localhost").send().await.unwrap();
+    assert_problem(suspended, StatusCode::FORBIDDEN, "tenant_suspended").await;
+
+    app.resume(&acme.tenant).await;
+    let resumed = app.get("/api/tenant").bearer_auth(&acme.token).host("acme.localhost").send().await.unwrap();
+    json_body(resumed, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn on_sqlite_tenant_crud_works() {
+    let app = spawn_sqlite_app().await;
+    let acme = app.create_tenant("acme").await;
+
+    let listed = json_body(
+        app.as_platform(reqwest::Method::GET, "/api/tenants?meta=total_count").await.send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["meta"]["total_count"], 1);
+    app.delete_tenant(&acme).await;
+    assert_problem(app.fetch_tenant("acme").await, StatusCode::NOT_FOUND, "tenant_not_found").await;
+}
