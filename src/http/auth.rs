@@ -1,7 +1,7 @@
 //! `/api/auth…`: logging in.
 
 use actix_web::{post, web};
-use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::Data;
 use crate::{
@@ -12,7 +12,7 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(login);
+    cfg.service(scope("/api/auth").service(login));
 }
 
 /// Log in. On a tenant (subdomain or `X-Tenant-ID`): that tenant's users; with no tenant:
@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (status = 404, description = "`tenant_not_found`", body = Problem),
     )
 )]
-#[post("/api/auth/login")]
+#[post("/login")]
 async fn login(
     tenant: OptionalTenant,
     state: web::Data<AppState>,

@@ -1,7 +1,7 @@
 //! `/api/tenant`: the caller's own tenant.
 
 use actix_web::{get, put, web};
-use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::Data;
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(read).service(replace_settings);
+    cfg.service(scope("/api/tenant").service(read).service(replace_settings));
 }
 
 /// The tenant the request resolved to (any member).
@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
     )
 )]
-#[get("/api/tenant")]
+#[get("")]
 async fn read(caller: TenantCaller) -> web::Json<Data<Tenant>> {
     web::Json(Data { data: (*caller.tenant).clone() })
 }
@@ -35,7 +35,7 @@ async fn read(caller: TenantCaller) -> web::Json<Data<Tenant>> {
     tag = "tenant", security(("bearer" = [])), request_body = Object,
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
 )]
-#[put("/api/tenant/settings")]
+#[put("/settings")]
 async fn replace_settings(
     caller: TenantCaller<Admin>,
     state: web::Data<AppState>,

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use serde::Deserialize;
-use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::{Data, List, created};
 use crate::{
@@ -17,15 +17,18 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(create)
-        .service(list)
-        .service(read)
-        .service(update)
-        .service(replace_settings)
-        .service(usage)
-        .service(suspend)
-        .service(resume)
-        .service(remove);
+    cfg.service(
+        scope("/api/tenants")
+            .service(create)
+            .service(list)
+            .service(read)
+            .service(update)
+            .service(replace_settings)
+            .service(usage)
+            .service(suspend)
+            .service(resume)
+            .service(remove),
+    );
 }
 
 /// Query of `GET /api/tenants`.
@@ -53,7 +56,7 @@ struct ListQuery {
         (status = 422, body = Problem),
     )
 )]
-#[post("/api/tenants")]
+#[post("")]
 async fn create(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -67,7 +70,7 @@ async fn create(
     tag = "tenants", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = List<Tenant>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
-#[get("/api/tenants")]
+#[get("")]
 async fn list(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -92,7 +95,7 @@ async fn list(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[get("/api/tenants/{id}")]
+#[get("/{id}")]
 async fn read(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -106,7 +109,7 @@ async fn read(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = TenantPatch,
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
 )]
-#[patch("/api/tenants/{id}")]
+#[patch("/{id}")]
 async fn update(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -121,7 +124,7 @@ async fn update(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = Object,
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
 )]
-#[put("/api/tenants/{id}/settings")]
+#[put("/{id}/settings")]
 async fn replace_settings(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -136,7 +139,7 @@ async fn replace_settings(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Usage>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[get("/api/tenants/{id}/usage")]
+#[get("/{id}/usage")]
 async fn usage(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -150,7 +153,7 @@ async fn usage(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[post("/api/tenants/{id}/suspend")]
+#[post("/{id}/suspend")]
 async fn suspend(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -164,7 +167,7 @@ async fn suspend(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[post("/api/tenants/{id}/resume")]
+#[post("/{id}/resume")]
 async fn resume(
     _: PlatformAdmin,
     state: web::Data<AppState>,
@@ -178,7 +181,7 @@ async fn resume(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
     responses((status = 202, description = "Deleted; purge under way"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
-#[delete("/api/tenants/{id}")]
+#[delete("/{id}")]
 async fn remove(_: PlatformAdmin, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, Error> {
     tenants::delete(&state.into_inner(), &id).await?;
     Ok(HttpResponse::Accepted().finish())
