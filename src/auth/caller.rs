@@ -24,7 +24,7 @@ use crate::{
 pub(crate) enum Authentication {
     Missing,
     Invalid,
-    Valid(Claims),
+    Valid(Arc<Claims>),
 }
 
 /// An authenticated caller.

@@ -1,6 +1,6 @@
 //! `/api/tenant`: the caller's own tenant.
 
-use actix_web::{get, put, web};
+use actix_web::{HttpResponse, get, put, web};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::Data;
@@ -26,8 +26,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     )
 )]
 #[get("")]
-async fn read(caller: TenantCaller) -> web::Json<Data<Tenant>> {
-    web::Json(Data { data: (*caller.tenant).clone() })
+async fn read(caller: TenantCaller) -> HttpResponse {
+    HttpResponse::Ok().json(Data { data: &*caller.tenant })
 }
 
 /// Replace the tenant's settings (tenant admins).

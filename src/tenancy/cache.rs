@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use moka::future::Cache;
+use moka::sync::Cache;
 use uuid::Uuid;
 
 use super::Tenant;
@@ -49,13 +49,14 @@ impl TenantCache {
     where
         F: Future<Output = Result<Option<Tenant>, E>>,
     {
-        if let Some(hit) = self.entries.get(&key).await {
+        // The synchronous cache: a hit is a plain lookup with no future to drive.
+        if let Some(hit) = self.entries.get(&key) {
             return Ok(hit);
         }
         let generation = self.generation.load(Ordering::Acquire);
         let loaded = load.await?.map(Arc::new);
         if self.generation.load(Ordering::Acquire) == generation {
-            self.entries.insert(key, loaded.clone()).await;
+            self.entries.insert(key, loaded.clone());
         }
         Ok(loaded)
     }
