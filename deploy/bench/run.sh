@@ -3,8 +3,9 @@
 # a 3 s warm-up thrown away, each row measured twice. Rows:
 #   bare      GET /health/live                      (the framework's ceiling)
 #   resolved  GET /api/tenant, Host: acme.localhost, tenant admin token (tenant cache hit)
-# Prints requests/s, p50/p99, bytes per response, server CPU and RSS per row, and each row's
-# throughput as a ratio to `bare` measured in the same run.
+# Prints requests/s, p50/p99, bytes per response, server CPU (total and per request) and RSS per
+# row, and each row's throughput as a ratio to `bare` measured in the same run. On a shared
+# machine single runs drift by ±15%: the passes are interleaved, and it is worth running twice.
 # Usage: deploy/bench/run.sh        (needs wrk: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,19 +36,23 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$server/status"; }
 
-# run NAME URL [wrk header args...]
-run() {
-  local name=$1 url=$2; shift 2
-  wrk -t2 -c16 -d3s --timeout 10s "$@" "$url" >/dev/null # warm-up
-  for pass in 1 2; do
-    local before; before=$(cpu_ticks)
-    wrk -t2 -c16 -d"$DURATION" --latency --timeout 10s "$@" "$url" >"$work/$name.$pass.txt"
-    echo "$name $pass $(( $(cpu_ticks) - before )) $(rss_kb) $(hwm_kb)" >>"$work/rows.txt"
-  done
+# measure NAME PASS URL [wrk header args...]
+measure() {
+  local name=$1 pass=$2 url=$3; shift 3
+  local before; before=$(cpu_ticks)
+  wrk -t2 -c16 -d"$DURATION" --latency --timeout 10s "$@" "$url" >"$work/$name.$pass.txt"
+  echo "$name $pass $(( $(cpu_ticks) - before )) $(rss_kb) $(hwm_kb)" >>"$work/rows.txt"
 }
+bare=("$base/health/live")
+resolved=("$base/api/tenant" -H "Host: acme.localhost" -H "Authorization: Bearer $token")
 
-run bare "$base/health/live"
-run resolved "$base/api/tenant" -H "Host: acme.localhost" -H "Authorization: Bearer $token"
+# Warm up both, then interleave the passes so that drift on a shared machine hits every row alike.
+wrk -t2 -c16 -d3s --timeout 10s "${bare[@]}" >/dev/null
+wrk -t2 -c16 -d3s --timeout 10s "${resolved[@]}" >/dev/null
+for pass in 1 2; do
+  measure bare "$pass" "${bare[@]}"
+  measure resolved "$pass" "${resolved[@]}"
+done
 
 python3 - "$work" "$(getconf CLK_TCK)" <<'PY'
 import re, sys, pathlib
@@ -67,15 +72,15 @@ for line in (work / "rows.txt").read_text().split("\n"):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = int(non2xx.group(1)) if non2xx else 0
     p50, p99 = (ms(re.search(rf"\s{q}%\s+(\S+)", text).group(1)) for q in ("50", "99"))
-    rows.append((name, p, rps, p50, p99, size / total, int(ticks) / hz, int(rss) // 1024, int(hwm) // 1024, errors))
+    rows.append((name, p, rps, p50, p99, size / total, int(ticks) / hz, int(ticks) / hz / total * 1e6, int(rss) // 1024, int(hwm) // 1024, errors))
 bare = sum(r[2] for r in rows if r[0] == "bare") / 2
-print("| row | pass | req/s | ratio to bare | p50 ms | p99 ms | bytes/resp | server CPU s | RSS MiB | peak RSS MiB | non-2xx |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-for name, p, rps, p50, p99, size, cpu, rss, hwm, errors in rows:
-    print(f"| {name} | {p} | {rps:,.0f} | {rps / bare:.2f} | {p50:.2f} | {p99:.2f} | {size:.0f} | {cpu:.1f} | {rss} | {hwm} | {errors} |")
+print("| row | pass | req/s | ratio to bare | p50 ms | p99 ms | bytes/resp | server CPU s | CPU µs/req | RSS MiB | peak RSS MiB | non-2xx |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for name, p, rps, p50, p99, size, cpu, per_req, rss, hwm, errors in rows:
+    print(f"| {name} | {p} | {rps:,.0f} | {rps / bare:.2f} | {p50:.2f} | {p99:.2f} | {size:.0f} | {cpu:.1f} | {per_req:.1f} | {rss} | {hwm} | {errors} |")
 for name in sorted({r[0] for r in rows} - {"bare"}):
     mean = sum(r[2] for r in rows if r[0] == name) / 2
     print(f"\n{name}: mean {mean:,.0f} req/s = {mean / bare:.1%} of bare ({bare:,.0f} req/s)")
-if any(r[9] for r in rows):
+if any(r[10] for r in rows):
     sys.exit("non-2xx responses in a measured row: the numbers are not valid")
 PY

@@ -1,6 +1,6 @@
 //! `/api/tenant`: the caller's own tenant.
 
-use actix_web::{HttpResponse, get, put, web};
+use actix_web::{HttpResponse, get, http::header::ContentType, put, web};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::Data;
@@ -26,8 +26,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
     )
 )]
 #[get("")]
-async fn read(caller: TenantCaller) -> HttpResponse {
-    HttpResponse::Ok().json(Data { data: &*caller.tenant })
+async fn read(caller: TenantCaller) -> Result<HttpResponse, Error> {
+    let body = caller.tenant.rendered().map_err(Error::internal)?;
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
 }
 
 /// Replace the tenant's settings (tenant admins).

@@ -1,5 +1,6 @@
-use std::fmt;
+use std::{fmt, sync::OnceLock};
 
+use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -21,9 +22,23 @@ pub struct Tenant {
     pub settings: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `{"data": <this tenant>}`, rendered at most once: a loaded tenant never changes (a change
+    /// loads a new value), and `GET /api/tenant` is on every page load of a tenant's frontend.
+    #[serde(skip)]
+    #[schema(ignore)]
+    rendered: OnceLock<Bytes>,
 }
 
 impl Tenant {
+    /// The tenant as a `{"data": ...}` response body.
+    pub fn rendered(&self) -> Result<Bytes, serde_json::Error> {
+        if let Some(body) = self.rendered.get() {
+            return Ok(body.clone());
+        }
+        let body = Bytes::from(serde_json::to_vec(&crate::http::Data { data: self })?);
+        Ok(self.rendered.get_or_init(|| body).clone())
+    }
+
     pub(crate) fn from_row(row: tenant::Model, domains: Vec<String>) -> Self {
         Tenant {
             id: row.id,
@@ -35,6 +50,7 @@ impl Tenant {
             settings: row.settings,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            rendered: OnceLock::new(),
         }
     }
 }

@@ -92,20 +92,20 @@ pub fn admit(tenant: Arc<Tenant>) -> Result<Arc<Tenant>, Code> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenancy::Plan;
 
     fn tenant(slug: &str) -> Arc<Tenant> {
-        Arc::new(Tenant {
+        let row = crate::entities::tenant::Model {
             id: Uuid::now_v7(),
             slug: slug.into(),
             name: slug.into(),
-            plan: Plan::Free,
-            status: TenantStatus::Active,
-            domains: vec![],
+            plan: "free".into(),
+            status: "active".into(),
             settings: serde_json::json!({}),
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
-        })
+            deleted_at: None,
+        };
+        Arc::new(Tenant::from_row(row, vec![]))
     }
 
     fn slug(s: &str) -> Option<TenantKey> {
