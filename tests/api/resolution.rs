@@ -5,7 +5,9 @@ use reqwest::{StatusCode, header::HeaderValue};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{RequestExt, TestApp, assert_problem, json_body, spawn_app, tenant_host};
+use std::time::Duration;
+
+use crate::helpers::{RequestExt, TestApp, assert_problem, eventually, json_body, spawn_app, tenant_host};
 
 /// Asserts the request resolved to the tenant with this slug.
 async fn assert_resolves_to(response: reqwest::Response, slug: &str) {
@@ -414,4 +416,31 @@ async fn hostile_tenant_headers_never_give_a_server_error() {
     }
     // The tenant table survived the injection attempt.
     json_body(app.fetch_tenant("acme").await, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn a_change_made_on_one_instance_reaches_the_cache_of_another_at_once() {
+    let first = spawn_app().await;
+    let second = first.second_instance().spawn().await;
+    let acme = first.tenant_admin("acme").await;
+    let on_second = || second.get("/api/tenant").host(&tenant_host("acme")).bearer_auth(&acme.token);
+    // The second instance caches the tenant.
+    assert_resolves_to(on_second().send().await.unwrap(), "acme").await;
+
+    first.suspend(&acme.tenant).await;
+    // PostgreSQL delivers the change notice at commit, before the first instance even answers;
+    // allow the listener a moment to act on it, far less than any cache lifetime.
+    eventually(Duration::from_secs(2), "the suspension to reach the second instance", || async {
+        let response = on_second().send().await.unwrap();
+        (response.status() == StatusCode::FORBIDDEN).then_some(())
+    })
+    .await;
+    assert_problem(on_second().send().await.unwrap(), StatusCode::FORBIDDEN, "tenant_suspended").await;
+
+    first.resume(&acme.tenant).await;
+    eventually(Duration::from_secs(2), "the resumption to reach the second instance", || async {
+        let response = on_second().send().await.unwrap();
+        (response.status() == StatusCode::OK).then_some(())
+    })
+    .await;
 }

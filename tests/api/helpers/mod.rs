@@ -72,6 +72,8 @@ pub async fn spawn_sqlite_app() -> TestApp {
 
 enum Backend {
     Postgres(Option<TestDatabase>),
+    /// Another instance's database, owned (and dropped) by that instance.
+    Shared(String),
     Sqlite,
 }
 
@@ -131,6 +133,10 @@ impl TestAppBuilder {
                 vars.push(("TB_MIGRATE_DATABASE_URL".into(), database.owner_url()));
                 Some(database)
             }
+            Backend::Shared(runtime_url) => {
+                vars.push(("TB_DATABASE_URL".into(), runtime_url));
+                None
+            }
             Backend::Sqlite => {
                 let file = data_dir.path().join("tenantbase.db");
                 vars.push(("TB_DATABASE_URL".into(), format!("sqlite://{}?mode=rwc", file.display())));
@@ -161,6 +167,13 @@ impl TestAppBuilder {
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder { backend: Backend::Postgres(None), vars: Vec::new() }
+    }
+
+    /// A second instance of the server on this app's PostgreSQL database, as a load balancer
+    /// would run it; it shares the database and the JWT secret, nothing in memory.
+    pub fn second_instance(&self) -> TestAppBuilder {
+        let database = self.database.as_ref().expect("a second instance needs a PostgreSQL app");
+        TestAppBuilder { backend: Backend::Shared(database.runtime_url()), vars: Vec::new() }
     }
 
     pub fn url(&self, path: &str) -> String {
