@@ -16,6 +16,8 @@ const KNOWN_VARS: &[&str] = &[
     "TB_BASE_DOMAIN",
     "TB_DATA_DIR",
     "TB_JWT_SECRET",
+    "TB_JWT_PREVIOUS_SECRETS",
+    "TB_REFRESH_TOKEN_TTL",
     "TB_JWT_ISSUER",
     "TB_ACCESS_TOKEN_TTL",
     "TB_ADMIN_EMAIL",
@@ -68,10 +70,15 @@ pub struct Config {
     /// `TB_JWT_SECRET`: HS256 signing key, at least 32 bytes. Generated and kept in the data
     /// directory when unset (set it explicitly when running more than one instance).
     pub jwt_secret: Option<SecretString>,
+    /// `TB_JWT_PREVIOUS_SECRETS`: comma-separated earlier signing keys still accepted for
+    /// verification, so that rotating `TB_JWT_SECRET` logs nobody out. Each at least 32 bytes.
+    pub jwt_previous_secrets: Vec<SecretString>,
     /// `TB_JWT_ISSUER`: the `iss` claim written and required. Default `tenantbase`.
     pub jwt_issuer: String,
     /// `TB_ACCESS_TOKEN_TTL`: access-token lifetime in seconds. Default 900 (15 minutes).
     pub access_token_ttl: Duration,
+    /// `TB_REFRESH_TOKEN_TTL`: refresh-token (session) lifetime in seconds. Default 2592000 (30 days).
+    pub refresh_token_ttl: Duration,
     /// `TB_ADMIN_EMAIL`: with `admin_password`, `serve` ensures this platform admin exists.
     pub admin_email: Option<String>,
     /// `TB_ADMIN_PASSWORD`: the bootstrap platform admin's password.
@@ -134,6 +141,16 @@ impl Config {
                 "must be at least 32 bytes (256 bits) of random data, e.g. `openssl rand -base64 48`",
             ));
         }
+        let jwt_previous_secrets: Vec<SecretString> = get("TB_JWT_PREVIOUS_SECRETS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from)
+            .collect();
+        if jwt_previous_secrets.iter().any(|s| s.expose_secret().len() < crate::auth::token::MIN_SECRET_BYTES) {
+            return Err(invalid("TB_JWT_PREVIOUS_SECRETS", "every previous secret must be at least 32 bytes"));
+        }
         let admin_email = get("TB_ADMIN_EMAIL");
         let admin_password = get("TB_ADMIN_PASSWORD").map(SecretString::from);
         if admin_email.is_some() != admin_password.is_some() {
@@ -154,7 +171,9 @@ impl Config {
             base_domain,
             data_dir,
             jwt_secret,
+            jwt_previous_secrets,
             jwt_issuer: get("TB_JWT_ISSUER").unwrap_or_else(|| "tenantbase".into()),
+            refresh_token_ttl: Duration::from_secs(parse_number(&get, "TB_REFRESH_TOKEN_TTL", 30 * 24 * 3600)?),
             access_token_ttl: Duration::from_secs(parse_number(&get, "TB_ACCESS_TOKEN_TTL", 900)?),
             admin_email,
             admin_password,
@@ -225,6 +244,7 @@ impl fmt::Debug for Config {
             .field("base_domain", &self.base_domain)
             .field("data_dir", &self.data_dir)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
             .field("admin_email", &self.admin_email)
             .field("log", &self.log)
             .field("log_format", &self.log_format)

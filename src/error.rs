@@ -40,15 +40,20 @@ error_codes! {
     Unauthenticated => (401, "unauthenticated", "Authentication required"),
     InvalidToken => (401, "invalid_token", "Invalid token"),
     InvalidCredentials => (401, "invalid_credentials", "Invalid credentials"),
+    RefreshTokenReused => (401, "refresh_token_reused", "Refresh token reused"),
     TokenTenantMismatch => (401, "token_tenant_mismatch", "Token belongs to another tenant"),
     Forbidden => (403, "forbidden", "Forbidden"),
     TenantSuspended => (403, "tenant_suspended", "Tenant suspended"),
     NotFound => (404, "not_found", "Not found"),
     TenantNotFound => (404, "tenant_not_found", "Tenant not found"),
+    UserNotFound => (404, "user_not_found", "User not found"),
     MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
     TenantExists => (409, "tenant_exists", "Tenant exists"),
     DomainTaken => (409, "domain_taken", "Domain taken"),
+    UserExists => (409, "user_exists", "User exists"),
+    LastAdmin => (409, "last_admin", "Last admin"),
     PayloadTooLarge => (413, "payload_too_large", "Payload too large"),
+    RateLimited => (429, "rate_limited", "Too many requests"),
     UnsupportedMediaType => (415, "unsupported_media_type", "Unsupported media type"),
     ValidationFailed => (422, "validation_failed", "Validation failed"),
     Internal => (500, "internal_error", "Internal server error"),
@@ -88,6 +93,8 @@ impl FieldError {
 pub enum Error {
     #[error("{code}: {detail}")]
     Problem { code: Code, detail: String, errors: Vec<FieldError> },
+    #[error("rate limited for {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("internal error: {0}")]
@@ -120,6 +127,7 @@ impl Error {
     pub fn code(&self) -> Code {
         match self {
             Error::Problem { code, .. } => *code,
+            Error::RateLimited { .. } => Code::RateLimited,
             Error::Database(_) | Error::Internal(_) => Code::Internal,
         }
     }
@@ -153,6 +161,7 @@ impl ResponseError for Error {
         let request_id = crate::telemetry::current_request_id();
         let (detail, errors) = match self {
             Error::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
+            Error::RateLimited { retry_after } => (format!("Too many attempts; retry in {retry_after} s."), Vec::new()),
             internal => {
                 tracing::error!(error = %internal, "request failed");
                 ("The server could not complete the request.".to_string(), Vec::new())

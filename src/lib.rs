@@ -2,11 +2,13 @@
 //! bound, ready-to-run server; `main.rs` only parses the command line and calls into here.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod entities;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod manifest;
 pub mod services;
 pub mod state;
@@ -21,11 +23,15 @@ pub use config::Config;
 
 use crate::{
     auth::{TokenKeys, token},
-    db::{DbError, PlatformDb, notify, roles},
+    db::{
+        DbError, PlatformDb,
+        notify::{self, Caches},
+        roles,
+    },
+    limits::LoginLimiter,
     services::admins,
     state::AppState,
     telemetry::Metrics,
-    tenancy::TenantCache,
 };
 
 /// Why the server did not start. Each message says what to do about it.
@@ -81,7 +87,7 @@ impl Application {
         }
 
         let secret = token::load_secret(&config)?;
-        let tokens = TokenKeys::new(&secret, &config.jwt_issuer, config.access_token_ttl);
+        let tokens = TokenKeys::new(&secret, &config.jwt_previous_secrets, &config.jwt_issuer, config.access_token_ttl);
         let platform = PlatformDb::new(conn.clone());
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             let outcome = admins::ensure(&platform, email, password.clone()).await.map_err(StartupError::Bootstrap)?;
@@ -90,11 +96,11 @@ impl Application {
             }
         }
 
-        let tenants = TenantCache::new(10_000);
-        notify::spawn_listener(&conn, tenants.clone());
-        let (purges, cache) = (platform.clone(), tenants.clone());
+        let caches = Caches { tenants: tenancy::tenant_cache(10_000), members: auth::members::member_cache(100_000) };
+        notify::spawn_listener(&conn, caches.clone());
+        let (purges, purge_caches) = (platform.clone(), caches.clone());
         tokio::spawn(async move {
-            if let Err(error) = services::tenants::resume_purges(&purges, &cache).await {
+            if let Err(error) = services::tenants::resume_purges(&purges, &purge_caches).await {
                 tracing::error!(%error, "resuming tenant purges failed");
             }
         });
@@ -108,7 +114,8 @@ impl Application {
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             db: platform,
-            tenants,
+            caches,
+            login_limiter: LoginLimiter::start(),
             tokens,
             role_check,
             metrics: Metrics::default(),

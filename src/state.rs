@@ -5,9 +5,9 @@ use std::sync::Arc;
 use crate::{
     auth::TokenKeys,
     config::Config,
-    db::{PlatformDb, RoleCheck},
+    db::{PlatformDb, RoleCheck, notify::Caches},
+    limits::LoginLimiter,
     telemetry::Metrics,
-    tenancy::TenantCache,
 };
 
 /// Shared by all workers behind `web::Data` (an `Arc`). Holds no per-tenant state of its own:
@@ -15,7 +15,9 @@ use crate::{
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: PlatformDb,
-    pub tenants: TenantCache,
+    /// Tenants and tenant users, dropped on change on every instance.
+    pub caches: Caches,
+    pub login_limiter: LoginLimiter,
     pub tokens: TokenKeys,
     /// The startup check of the database role, reported by `/health/ready`.
     pub role_check: RoleCheck,

@@ -7,7 +7,8 @@ use std::{
     sync::Arc,
 };
 
-use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
 use super::{
@@ -16,6 +17,8 @@ use super::{
 };
 use crate::{
     error::{Code, Error},
+    services,
+    state::AppState,
     tenancy::{CurrentTenant, Tenant},
 };
 
@@ -42,14 +45,41 @@ impl Caller {
     }
 }
 
-fn caller(req: &HttpRequest) -> Result<Caller, Error> {
+/// The verified claims of the request's token, or why there are none.
+fn claims(req: &HttpRequest) -> Result<Arc<Claims>, Error> {
     match req.extensions().get::<Authentication>() {
-        Some(Authentication::Valid(claims)) => Ok(Caller { id: claims.sub, tenant_id: claims.tid, role: claims.role }),
-        Some(Authentication::Invalid) => Err(Error::new(Code::InvalidToken, "The access token is invalid or expired.")),
+        Some(Authentication::Valid(claims)) => Ok(claims.clone()),
+        Some(Authentication::Invalid) => Err(invalid_token()),
         Some(Authentication::Missing) => {
             Err(Error::new(Code::Unauthenticated, "This route needs an access token (Authorization: Bearer …)."))
         }
         None => Err(Error::internal("authentication middleware did not run")),
+    }
+}
+
+fn invalid_token() -> Error {
+    Error::new(Code::InvalidToken, "The access token is invalid or expired.")
+}
+
+/// The caller behind the request's token. A tenant user must still be active, with sessions not
+/// ended since the token was issued, and acts with their current role (not the token's).
+async fn authenticate(req: &HttpRequest) -> Result<Caller, Error> {
+    let claims = claims(req)?;
+    let Some(tenant) = claims.tid else {
+        return Ok(Caller { id: claims.sub, tenant_id: None, role: claims.role });
+    };
+    let state =
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| Error::internal("application state is not registered"))?;
+    let member = state
+        .caches
+        .members
+        .get_or_load((tenant, claims.sub), services::users::load_member(&state.db, tenant, claims.sub))
+        .await?;
+    match member {
+        Some(member) if member.accepts_token_issued_at(claims.iat) => {
+            Ok(Caller { id: claims.sub, tenant_id: Some(tenant), role: member.role })
+        }
+        _ => Err(invalid_token()),
     }
 }
 
@@ -62,10 +92,11 @@ pub struct Authenticated(pub Caller);
 
 impl FromRequest for Authenticated {
     type Error = Error;
-    type Future = Ready<Result<Self, Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(req).map(Authenticated))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await.map(Authenticated) })
     }
 }
 
@@ -77,7 +108,14 @@ impl FromRequest for PlatformAdmin {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(req).and_then(|c| if c.is_platform_admin() { Ok(PlatformAdmin(c)) } else { Err(forbidden()) }))
+        // Platform admins have no per-user state to check; anyone else is refused outright.
+        let result = claims(req).and_then(|c| match c.role {
+            Role::PlatformAdmin if c.tid.is_none() => {
+                Ok(PlatformAdmin(Caller { id: c.sub, tenant_id: None, role: c.role }))
+            }
+            _ => Err(forbidden()),
+        });
+        ready(result)
     }
 }
 
@@ -89,14 +127,16 @@ pub struct TenantCaller<P: Policy = Member> {
     policy: PhantomData<P>,
 }
 
-impl<P: Policy> FromRequest for TenantCaller<P> {
+impl<P: Policy + 'static> FromRequest for TenantCaller<P> {
     type Error = Error;
-    type Future = Ready<Result<Self, Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let result = (|| {
-            let tenant = CurrentTenant::from_request(req, payload).into_inner()?.0;
-            let caller = caller(req)?;
+        let tenant = CurrentTenant::from_request(req, payload).into_inner();
+        let req = req.clone();
+        Box::pin(async move {
+            let tenant = tenant?.0;
+            let caller = authenticate(&req).await?;
             if caller.tenant_id.is_some_and(|tid| tid != tenant.id) {
                 return Err(Error::new(Code::TokenTenantMismatch, "The access token belongs to another tenant."));
             }
@@ -104,7 +144,6 @@ impl<P: Policy> FromRequest for TenantCaller<P> {
                 return Err(forbidden());
             }
             Ok(TenantCaller { tenant, caller, policy: PhantomData })
-        })();
-        ready(result)
+        })
     }
 }

@@ -2,8 +2,10 @@
 //! token into a [`Caller`] with a role.
 
 pub mod caller;
+pub mod members;
 pub mod password;
 pub mod roles;
+pub mod session;
 pub mod token;
 
 pub use caller::{Authenticated, Caller, PlatformAdmin, TenantCaller};

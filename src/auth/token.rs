@@ -47,6 +47,8 @@ pub enum TokenError {
     Inconsistent,
     #[error("token expired")]
     Expired,
+    #[error("token signed with an unknown key")]
+    UnknownKey,
 }
 
 /// Errors of preparing the signing key.
@@ -60,10 +62,17 @@ pub enum KeyError {
     Random(String),
 }
 
-/// Signs and verifies access tokens.
+/// A key that verifies tokens, named by the `kid` its tokens carry.
+struct VerifyingKey {
+    kid: String,
+    key: DecodingKey,
+}
+
+/// Signs access tokens with the current key and verifies them with the current or a previous one.
 pub struct TokenKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    kid: String,
+    verifying: Vec<VerifyingKey>,
     validation: Validation,
     issuer: String,
     ttl: Duration,
@@ -74,8 +83,13 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
-    pub fn new(secret: &SecretString, issuer: &str, ttl: Duration) -> Self {
+    /// `previous` are earlier secrets still accepted for verification (key rotation).
+    pub fn new(secret: &SecretString, previous: &[SecretString], issuer: &str, ttl: Duration) -> Self {
         let bytes = secret.expose_secret().as_bytes();
+        let verifying = std::iter::once(secret)
+            .chain(previous)
+            .map(|s| VerifyingKey { kid: key_id(s), key: DecodingKey::from_secret(s.expose_secret().as_bytes()) })
+            .collect();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.set_issuer(&[issuer]);
@@ -84,7 +98,8 @@ impl TokenKeys {
         validation.leeway = LEEWAY_SECONDS;
         TokenKeys {
             encoding: EncodingKey::from_secret(bytes),
-            decoding: DecodingKey::from_secret(bytes),
+            kid: key_id(secret),
+            verifying,
             validation,
             issuer: issuer.to_string(),
             ttl,
@@ -113,7 +128,9 @@ impl TokenKeys {
             aud: AUDIENCE.to_string(),
             jti: Uuid::new_v4(),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 
     /// Verifies signature, algorithm and claims. A platform-admin role must come without a
@@ -127,7 +144,12 @@ impl TokenKeys {
             }
             return Ok(claims);
         }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        // A token without `kid` can only be checked against the current key.
+        let key = match jsonwebtoken::decode_header(token)?.kid {
+            Some(kid) => self.verifying.iter().find(|k| k.kid == kid).ok_or(TokenError::UnknownKey)?,
+            None => &self.verifying[0],
+        };
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation)?.claims;
         if (claims.role == Role::PlatformAdmin) != claims.tid.is_none() {
             return Err(TokenError::Inconsistent);
         }
@@ -135,6 +157,21 @@ impl TokenKeys {
         self.verified.insert(token.to_string(), claims.clone());
         Ok(claims)
     }
+}
+
+/// Names a key without revealing it: the first 8 bytes of its SHA-256, in hex.
+fn key_id(secret: &SecretString) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(secret.expose_secret().as_bytes())[..8])
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// The signing secret: `TB_JWT_SECRET`, or one generated on first run and kept in
@@ -185,7 +222,7 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        TokenKeys::new(&SecretString::from("k".repeat(32)), "tenantbase", Duration::from_secs(60))
+        TokenKeys::new(&SecretString::from("k".repeat(32)), &[], "tenantbase", Duration::from_secs(60))
     }
 
     #[test]
@@ -201,9 +238,9 @@ mod tests {
     #[test]
     fn refuses_other_keys_issuers_and_tampering() {
         let token = keys().issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
-        let other_key = TokenKeys::new(&SecretString::from("x".repeat(32)), "tenantbase", Duration::from_secs(60));
+        let other_key = TokenKeys::new(&SecretString::from("x".repeat(32)), &[], "tenantbase", Duration::from_secs(60));
         assert!(other_key.verify(&token).is_err());
-        let other_issuer = TokenKeys::new(&SecretString::from("k".repeat(32)), "other", Duration::from_secs(60));
+        let other_issuer = TokenKeys::new(&SecretString::from("k".repeat(32)), &[], "other", Duration::from_secs(60));
         assert!(other_issuer.verify(&token).is_err());
         let mut tampered = token.clone();
         tampered.insert(token.find('.').unwrap() + 2, 'A');
@@ -212,11 +249,25 @@ mod tests {
 
     #[test]
     fn a_remembered_token_is_refused_once_it_expires() {
-        let keys = TokenKeys::new(&SecretString::from("k".repeat(32)), "tenantbase", Duration::from_secs(0));
+        let keys = TokenKeys::new(&SecretString::from("k".repeat(32)), &[], "tenantbase", Duration::from_secs(0));
         let token = keys.issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
         assert!(keys.verify(&token).is_ok());
         std::thread::sleep(Duration::from_secs(LEEWAY_SECONDS + 1));
         assert!(keys.verify(&token).is_err());
+    }
+
+    #[test]
+    fn previous_keys_verify_but_only_the_current_one_signs() {
+        let (old, new) = (SecretString::from("o".repeat(32)), SecretString::from("n".repeat(32)));
+        let before = TokenKeys::new(&old, &[], "tenantbase", Duration::from_secs(60));
+        let rotated = TokenKeys::new(&new, std::slice::from_ref(&old), "tenantbase", Duration::from_secs(60));
+        let after = TokenKeys::new(&new, &[], "tenantbase", Duration::from_secs(60));
+        let old_token = before.issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
+        assert!(rotated.verify(&old_token).is_ok());
+        assert!(after.verify(&old_token).is_err());
+        let new_token = rotated.issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
+        assert!(after.verify(&new_token).is_ok());
+        assert!(before.verify(&new_token).is_err());
     }
 
     #[test]

@@ -1,31 +1,83 @@
 //! Cross-instance change notices over PostgreSQL `LISTEN/NOTIFY` (DESIGN.md principle 5): when
-//! one instance changes a tenant, every instance drops it from its cache at once.
+//! one instance changes a tenant or a user, every instance drops it from its caches at once.
 
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
-use crate::tenancy::TenantCache;
+use crate::{auth::members::MemberCache, tenancy::TenantCache};
 
-const TENANT_CHANNEL: &str = "tb_tenant_changed";
+const CHANNEL: &str = "tb_changes";
 
-/// Announces that a tenant changed. Inside a transaction the notice is sent on commit.
-pub async fn tenant_changed(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), DbErr> {
+/// Something cached that changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Tenant(Uuid),
+    Member { tenant: Uuid, user: Uuid },
+}
+
+impl Change {
+    fn payload(self) -> String {
+        match self {
+            Change::Tenant(id) => format!("tenant:{id}"),
+            Change::Member { tenant, user } => format!("member:{tenant}:{user}"),
+        }
+    }
+
+    fn parse(payload: &str) -> Option<Change> {
+        let mut parts = payload.split(':');
+        let change = match (parts.next()?, parts.next()?, parts.next()) {
+            ("tenant", id, None) => Change::Tenant(id.parse().ok()?),
+            ("member", tenant, Some(user)) => Change::Member { tenant: tenant.parse().ok()?, user: user.parse().ok()? },
+            _ => return None,
+        };
+        parts.next().is_none().then_some(change)
+    }
+}
+
+/// The caches a change notice applies to.
+#[derive(Clone)]
+pub struct Caches {
+    pub tenants: TenantCache,
+    pub members: MemberCache,
+}
+
+impl Caches {
+    /// Drops what `change` made stale on this instance.
+    pub fn apply(&self, change: Change) {
+        match change {
+            Change::Tenant(id) => {
+                self.tenants.invalidate(id);
+                self.members.invalidate_tenant(id);
+            }
+            Change::Member { tenant, user } => self.members.invalidate_member(tenant, user),
+        }
+    }
+
+    fn clear(&self) {
+        self.tenants.clear();
+        self.members.clear();
+    }
+}
+
+/// Announces a change to other instances. Inside a transaction the notice is sent on commit;
+/// the caller also applies it to its own caches (SQLite has no other instances).
+pub async fn announce(conn: &impl ConnectionTrait, change: Change) -> Result<(), DbErr> {
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
-            [TENANT_CHANNEL.into(), tenant_id.to_string().into()],
+            [CHANNEL.into(), change.payload().into()],
         ))
         .await?;
     }
     Ok(())
 }
 
-/// Listens for tenant changes until the process ends, reconnecting after failures. A notice
-/// may be missed while disconnected, so every reconnect empties the cache.
-pub fn spawn_listener(conn: &DatabaseConnection, cache: TenantCache) {
+/// Listens for changes until the process ends, reconnecting after failures. A notice may be
+/// missed while disconnected, so every reconnect empties the caches.
+pub fn spawn_listener(conn: &DatabaseConnection, caches: Caches) {
     if conn.get_database_backend() != DbBackend::Postgres {
         return;
     }
@@ -35,28 +87,28 @@ pub fn spawn_listener(conn: &DatabaseConnection, cache: TenantCache) {
         loop {
             match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
                 Ok(mut listener) => {
-                    if let Err(error) = listener.listen(TENANT_CHANNEL).await {
-                        tracing::warn!(%error, "cannot listen for tenant changes");
+                    if let Err(error) = listener.listen(CHANNEL).await {
+                        tracing::warn!(%error, "cannot listen for changes");
                     } else {
                         if !first {
-                            cache.clear();
+                            caches.clear();
                         }
                         first = false;
                         loop {
                             match listener.recv().await {
-                                Ok(notice) => match notice.payload().parse::<Uuid>() {
-                                    Ok(id) => cache.invalidate(id),
-                                    Err(_) => cache.clear(),
+                                Ok(notice) => match Change::parse(notice.payload()) {
+                                    Some(change) => caches.apply(change),
+                                    None => caches.clear(),
                                 },
                                 Err(error) => {
-                                    tracing::warn!(%error, "tenant change listener lost its connection");
+                                    tracing::warn!(%error, "change listener lost its connection");
                                     break;
                                 }
                             }
                         }
                     }
                 }
-                Err(error) => tracing::warn!(%error, "cannot connect the tenant change listener"),
+                Err(error) => tracing::warn!(%error, "cannot connect the change listener"),
             }
             if pool.is_closed() {
                 return;
@@ -64,4 +116,20 @@ pub fn spawn_listener(conn: &DatabaseConnection, cache: TenantCache) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip() {
+        let (tenant, user) = (Uuid::now_v7(), Uuid::now_v7());
+        for change in [Change::Tenant(tenant), Change::Member { tenant, user }] {
+            assert_eq!(Change::parse(&change.payload()), Some(change));
+        }
+        for bad in ["", "tenant", "tenant:x", "member:a:b", "tenant:1:2:3", "other:1"] {
+            assert_eq!(Change::parse(bad), None, "{bad}");
+        }
+    }
 }

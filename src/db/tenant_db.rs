@@ -8,7 +8,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement, TransactionTrait,
+    DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -81,6 +81,11 @@ impl TenantTxn {
     /// `SELECT ... WHERE tenant_id = $current`.
     pub fn find<E: TenantOwned>(&self) -> Select<E> {
         E::find().filter(E::TENANT_ID.eq(self.tenant_id))
+    }
+
+    /// `UPDATE ... WHERE tenant_id = $current` (set columns with `col_expr`, narrow with `filter`).
+    pub fn update_many<E: TenantOwned>(&self) -> UpdateMany<E> {
+        E::update_many().filter(E::TENANT_ID.eq(self.tenant_id))
     }
 
     /// `DELETE ... WHERE tenant_id = $current` (narrow it further with `filter`).

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table, kept plain; behaviour lives in `services/` and `db/`.
 
 pub mod platform_admin;
+pub mod session;
 pub mod tenant;
 pub mod tenant_domain;
 pub mod user;

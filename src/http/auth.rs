@@ -1,22 +1,31 @@
-//! `/api/auth…`: logging in.
+//! `/api/auth…`: logging in, refreshing, logging out.
 
-use actix_web::{post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use secrecy::ExposeSecret;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::Data;
 use crate::{
     error::{Error, Problem},
-    services::auth::{self, Credentials, TokenResponse},
+    services::{
+        auth::{self, Credentials, RefreshRequest, TokenResponse},
+        sessions,
+    },
     state::AppState,
     tenancy::OptionalTenant,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(scope("/api/auth").service(login));
+    cfg.service(scope("/api/auth").service(login).service(refresh).service(logout));
+}
+
+/// The client address used for rate limits: the TCP peer (proxies are not trusted yet).
+fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
 }
 
 /// Log in. On a tenant (subdomain or `X-Tenant-ID`): that tenant's users; with no tenant:
-/// platform admins.
+/// platform admins. Returns an access token and a refresh token.
 #[utoipa::path(
     tag = "auth", request_body = Credentials,
     responses(
@@ -24,14 +33,49 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (status = 401, description = "`invalid_credentials`", body = Problem),
         (status = 403, description = "`tenant_suspended`", body = Problem),
         (status = 404, description = "`tenant_not_found`", body = Problem),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem),
     )
 )]
 #[post("/login")]
 async fn login(
+    req: HttpRequest,
     tenant: OptionalTenant,
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<web::Json<Data<TokenResponse>>, Error> {
-    let token = auth::login(&state, tenant.0.as_deref(), body.into_inner()).await?;
+    let token = auth::login(&state, tenant.0.as_deref(), client_ip(&req), body.into_inner()).await?;
     Ok(web::Json(Data { data: token }))
+}
+
+/// Exchange a refresh token for a new pair; the presented one is spent. Presenting a spent one
+/// again revokes its whole session family (`refresh_token_reused`).
+#[utoipa::path(
+    tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = Data<TokenResponse>),
+        (status = 401, description = "`invalid_token`, `refresh_token_reused` or `token_tenant_mismatch`", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    )
+)]
+#[post("/refresh")]
+async fn refresh(
+    req: HttpRequest,
+    tenant: OptionalTenant,
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<web::Json<Data<TokenResponse>>, Error> {
+    let token = body.refresh_token.expose_secret();
+    let pair = sessions::refresh(&state, tenant.0.as_deref(), client_ip(&req), token).await?;
+    Ok(web::Json(Data { data: pair }))
+}
+
+/// Revoke the session of a refresh token (the refresh token is the credential; no bearer needed).
+#[utoipa::path(
+    tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "Logged out"), (status = 400, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/logout")]
+async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, Error> {
+    sessions::logout(&state, body.refresh_token.expose_secret()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

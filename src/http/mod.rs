@@ -7,6 +7,7 @@ mod openapi;
 mod response;
 mod tenant;
 mod tenants;
+mod users;
 
 use actix_web::{
     App, HttpRequest, HttpResponse,
@@ -55,6 +56,7 @@ pub fn app(
         .configure(auth::configure)
         .configure(tenants::configure)
         .configure(tenant::configure)
+        .configure(users::configure)
         .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
         .route(
             "/docs",

@@ -1,13 +1,16 @@
 //! Logging in (API.md "Authentication"): tenant users on a tenant, platform admins without one.
 
+use std::net::IpAddr;
+
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    auth::{Role, password},
+    auth::{Role, password, session::SessionScope},
     entities::{platform_admin, user},
     error::{Code, Error, Result},
+    services::sessions,
     state::AppState,
     tenancy::Tenant,
 };
@@ -21,10 +24,20 @@ pub struct Credentials {
     pub password: SecretString,
 }
 
-/// The issued access token.
+/// `POST /api/auth/refresh` and `/logout`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[schema(value_type = String)]
+    pub refresh_token: SecretString,
+}
+
+/// An access token and the refresh token that renews it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// Opaque; spent by `POST /api/auth/refresh`, revoked by `POST /api/auth/logout`.
+    pub refresh_token: String,
     /// Always `Bearer`.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
@@ -36,15 +49,21 @@ fn invalid_credentials() -> Error {
 }
 
 /// Checks the credentials against the tenant's users (or the platform admins when no tenant is
-/// named) and issues an access token. An unknown email and a wrong password take the same time
-/// and give the same answer.
+/// named) and opens a session. An unknown email and a wrong password take the same time and give
+/// the same answer; attempts are limited per client IP and per account.
 #[tracing::instrument(skip_all, fields(tenant = tenant.map(|t| t.slug.as_str())))]
-pub async fn login(state: &AppState, tenant: Option<&Tenant>, credentials: Credentials) -> Result<TokenResponse> {
+pub async fn login(
+    state: &AppState,
+    tenant: Option<&Tenant>,
+    client: Option<IpAddr>,
+    credentials: Credentials,
+) -> Result<TokenResponse> {
     let email = credentials.email.trim().to_lowercase();
+    state.login_limiter.check(tenant.map(|t| t.id), client, Some(&email))?;
     if email.len() > 254 || credentials.password.expose_secret().len() > password::MAX_BYTES {
         return Err(invalid_credentials());
     }
-    let (account, tenant_id) = match tenant {
+    let (account, scope) = match tenant {
         Some(tenant) => {
             let txn = state.db.tenant(tenant.id).begin().await?;
             let found = txn.find::<user::Entity>().filter(user::Column::Email.eq(&email)).one(txn.conn()).await?;
@@ -52,14 +71,14 @@ pub async fn login(state: &AppState, tenant: Option<&Tenant>, credentials: Crede
             let account = found
                 .filter(|u| u.status == "active")
                 .and_then(|u| Role::parse_tenant_role(&u.role).map(|role| (u.id, role, u.password_hash)));
-            (account, Some(tenant.id))
+            (account, SessionScope::Tenant(tenant.id))
         }
         None => {
             let found = platform_admin::Entity::find()
                 .filter(platform_admin::Column::Email.eq(&email))
                 .one(state.db.conn())
                 .await?;
-            (found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)), None)
+            (found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)), SessionScope::Platform)
         }
     };
     let (id, hash) = match account {
@@ -71,7 +90,7 @@ pub async fn login(state: &AppState, tenant: Option<&Tenant>, credentials: Crede
         tracing::info!("login refused");
         return Err(invalid_credentials());
     };
-    let access_token = state.tokens.issue(id, tenant_id, role).map_err(Error::internal)?;
+    let tokens = sessions::open(state, scope, id, role).await?;
     tracing::info!(user = %id, "logged in");
-    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: state.tokens.ttl().as_secs() })
+    Ok(tokens)
 }

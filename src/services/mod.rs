@@ -4,6 +4,8 @@
 pub mod admins;
 pub mod auth;
 pub mod input;
+pub mod sessions;
 pub mod tenants;
+pub mod users;
 
 pub use input::Page;

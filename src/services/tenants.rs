@@ -14,14 +14,20 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::input::{Checks, Page, check_name, normalize_email};
+use super::{
+    input::{Checks, Page, check_name, normalize_email},
+    users,
+};
 use crate::{
     auth::{Role, password},
-    db::{PlatformDb, TenantTxn, notify},
-    entities::{tenant, tenant_domain, user},
+    db::{
+        PlatformDb, TenantTxn,
+        notify::{self, Caches, Change},
+    },
+    entities::{session, tenant, tenant_domain, user},
     error::{Code, Error, FieldError, Result},
     state::AppState,
-    tenancy::{Plan, Tenant, TenantCache, TenantKey, TenantStatus, validate},
+    tenancy::{Plan, Tenant, TenantKey, TenantStatus, validate},
 };
 
 /// At most this many custom domains per tenant.
@@ -268,11 +274,11 @@ pub async fn create(state: &AppState, input: NewTenant) -> Result<Tenant> {
     let txn = state.db.tenant(id).begin().await?;
     insert_tenant(&txn, id, &spec).await?;
     if let Some((email, hash)) = admin {
-        insert_user(&txn, &email, hash, Role::Admin).await?;
+        users::insert_user(&txn, &email, hash, Role::Admin, None).await?;
     }
-    notify::tenant_changed(txn.conn(), id).await?;
+    notify::announce(txn.conn(), Change::Tenant(id)).await?;
     txn.commit().await?;
-    state.tenants.invalidate(id);
+    state.caches.apply(Change::Tenant(id));
     get(&state.db, &id.to_string()).await
 }
 
@@ -297,28 +303,6 @@ async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) -> Result<(
     .await
     .map_err(|e| on_unique(e, Code::TenantExists))?;
     add_domains(txn, &spec.domains).await
-}
-
-/// Inserts a user of the transaction's tenant.
-pub(crate) async fn insert_user(
-    txn: &TenantTxn,
-    email: &str,
-    password_hash: String,
-    role: Role,
-) -> Result<user::Model> {
-    let now = Utc::now();
-    let row = user::ActiveModel {
-        tenant_id: Set(txn.tenant_id()),
-        id: Set(Uuid::now_v7()),
-        email: Set(email.to_string()),
-        password_hash: Set(password_hash),
-        name: Set(None),
-        role: Set(role.as_str().into()),
-        status: Set("active".into()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    txn.insert(row).await.map_err(|e| on_unique(e, Code::ValidationFailed))
 }
 
 async fn add_domains(txn: &TenantTxn, domains: &[String]) -> Result<()> {
@@ -348,9 +332,6 @@ async fn add_domains(txn: &TenantTxn, domains: &[String]) -> Result<()> {
 /// Turns a unique-constraint violation (a concurrent insert won the race) into `code`.
 fn on_unique(error: sea_orm::DbErr, code: Code) -> Error {
     match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) if code == Code::ValidationFailed => {
-            Error::validation(vec![FieldError::new("email", "taken", "is already a user of this tenant")])
-        }
         Some(SqlErr::UniqueConstraintViolation(_)) => Error::new(code, "That name is already taken."),
         _ => Error::Database(error),
     }
@@ -378,9 +359,9 @@ where
     let mut row = change(&txn, row).await?;
     row.updated_at = Set(Utc::now());
     row.update(txn.conn()).await?;
-    notify::tenant_changed(txn.conn(), id).await?;
+    notify::announce(txn.conn(), Change::Tenant(id)).await?;
     txn.commit().await?;
-    state.tenants.invalidate(id);
+    state.caches.apply(Change::Tenant(id));
     Ok(id)
 }
 
@@ -458,9 +439,9 @@ pub async fn delete(state: &Arc<AppState>, id_or_slug: &str) -> Result<()> {
     })
     .await?;
     state.metrics.forget_tenant(id);
-    let (db, cache) = (state.db.clone(), state.tenants.clone());
+    let (db, caches) = (state.db.clone(), state.caches.clone());
     tokio::spawn(async move {
-        if let Err(error) = purge(&db, &cache, id).await {
+        if let Err(error) = purge(&db, &caches, id).await {
             tracing::error!(%error, tenant = %id, "tenant purge failed; it resumes at the next start");
         }
     });
@@ -470,8 +451,8 @@ pub async fn delete(state: &Arc<AppState>, id_or_slug: &str) -> Result<()> {
 /// Deletes every row of a deleted tenant, inside that tenant's own scope so nothing of any other
 /// tenant can be touched, then the tenant row itself; every instance then forgets it, which
 /// frees its slug and domains.
-#[tracing::instrument(skip(db, cache))]
-pub async fn purge(db: &PlatformDb, cache: &TenantCache, id: Uuid) -> Result<()> {
+#[tracing::instrument(skip(db, caches))]
+pub async fn purge(db: &PlatformDb, caches: &Caches, id: Uuid) -> Result<()> {
     let txn = db.tenant(id).begin().await?;
     let deleted = tenant::Entity::find_by_id(id)
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
@@ -480,22 +461,23 @@ pub async fn purge(db: &PlatformDb, cache: &TenantCache, id: Uuid) -> Result<()>
     if deleted.is_none() {
         return Ok(()); // already purged, or not deleted at all
     }
+    txn.delete_many::<session::Entity>().exec(txn.conn()).await?;
     let users = txn.delete_many::<user::Entity>().exec(txn.conn()).await?.rows_affected;
     txn.delete_many::<tenant_domain::Entity>().exec(txn.conn()).await?;
     tenant::Entity::delete_by_id(id).exec(txn.conn()).await?;
-    notify::tenant_changed(txn.conn(), id).await?;
+    notify::announce(txn.conn(), Change::Tenant(id)).await?;
     txn.commit().await?;
-    cache.invalidate(id);
+    caches.apply(Change::Tenant(id));
     tracing::info!(tenant = %id, users, "tenant purged");
     Ok(())
 }
 
 /// Finishes purges that a previous run left unfinished.
-pub async fn resume_purges(db: &PlatformDb, cache: &TenantCache) -> Result<()> {
+pub async fn resume_purges(db: &PlatformDb, caches: &Caches) -> Result<()> {
     let pending =
         tenant::Entity::find().filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str())).all(db.conn()).await?;
     for row in pending {
-        purge(db, cache, row.id).await?;
+        purge(db, caches, row.id).await?;
     }
     Ok(())
 }
@@ -506,7 +488,7 @@ pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
     let existing = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.conn()).await?;
     let Some(row) = existing else {
         insert_tenant(txn, txn.tenant_id(), spec).await?;
-        notify::tenant_changed(txn.conn(), txn.tenant_id()).await?;
+        notify::announce(txn.conn(), Change::Tenant(txn.tenant_id())).await?;
         return Ok(Applied::Created);
     };
     if row.status == TenantStatus::Deleted.as_str() {
@@ -530,7 +512,7 @@ pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
     active.settings = Set(spec.settings.clone());
     active.updated_at = Set(Utc::now());
     active.update(txn.conn()).await?;
-    notify::tenant_changed(txn.conn(), txn.tenant_id()).await?;
+    notify::announce(txn.conn(), Change::Tenant(txn.tenant_id())).await?;
     Ok(Applied::Updated)
 }
 
@@ -552,6 +534,6 @@ pub async fn ensure_admin_user(txn: &TenantTxn, email: &str, password: SecretStr
     if exists.is_some() {
         return Ok(false);
     }
-    insert_user(txn, email, password::hash(password).await?, Role::Admin).await?;
+    users::insert_user(txn, email, password::hash(password).await?, Role::Admin, None).await?;
     Ok(true)
 }

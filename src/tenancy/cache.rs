@@ -1,19 +1,12 @@
-//! The per-instance tenant cache (DESIGN.md principle 5). A hit never touches the database; an
-//! entry is dropped the moment its tenant changes — locally at once, on other instances through
-//! `LISTEN/NOTIFY` — so a suspension bites on the very next request.
+//! The per-instance tenant cache: tenants by every name they answer to. A suspension bites on
+//! the very next request because every change drops the tenant's entries at once.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::time::Duration;
 
-use moka::sync::Cache;
 use uuid::Uuid;
 
 use super::Tenant;
+use crate::cache::InvalidatingCache;
 
 /// How a request can name a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,57 +16,18 @@ pub enum TenantKey {
     Domain(String),
 }
 
-/// Tenants by every name they answer to; `None` caches "no such tenant" (so floods of unknown
-/// hosts cost no queries), and any tenant change drops those negative entries too.
-#[derive(Clone)]
-pub struct TenantCache {
-    entries: Cache<TenantKey, Option<Arc<Tenant>>>,
-    /// Bumped on every invalidation, so a load that raced with a change is not cached.
-    generation: Arc<AtomicU64>,
+/// Tenants by name; also caches "no such tenant".
+pub type TenantCache = InvalidatingCache<TenantKey, Tenant>;
+
+/// A tenant cache for `capacity` names.
+pub fn tenant_cache(capacity: u64) -> TenantCache {
+    InvalidatingCache::new(capacity, Duration::from_secs(600))
 }
 
 impl TenantCache {
-    pub fn new(capacity: u64) -> Self {
-        let entries = Cache::builder()
-            .max_capacity(capacity)
-            // A safety net only: invalidation is explicit.
-            .time_to_live(Duration::from_secs(600))
-            .support_invalidation_closures()
-            .build();
-        TenantCache { entries, generation: Arc::new(AtomicU64::new(0)) }
-    }
-
-    /// Returns the cached entry, or loads it with `load` and caches it unless the tenants
-    /// changed while it was loading.
-    pub async fn get_or_load<F, E>(&self, key: TenantKey, load: F) -> Result<Option<Arc<Tenant>>, E>
-    where
-        F: Future<Output = Result<Option<Tenant>, E>>,
-    {
-        // The synchronous cache: a hit is a plain lookup with no future to drive.
-        if let Some(hit) = self.entries.get(&key) {
-            return Ok(hit);
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        let loaded = load.await?.map(Arc::new);
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.entries.insert(key, loaded.clone());
-        }
-        Ok(loaded)
-    }
-
-    /// Drops every entry of this tenant and every negative entry.
+    /// Drops every entry of this tenant, and every "no such tenant" entry (a new tenant or a
+    /// new domain may now answer to those names).
     pub fn invalidate(&self, tenant_id: Uuid) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        let dropped =
-            self.entries.invalidate_entries_if(move |_, entry| entry.as_ref().is_none_or(|t| t.id == tenant_id));
-        if dropped.is_err() {
-            self.clear();
-        }
-    }
-
-    /// Drops everything (after a lost change notification).
-    pub fn clear(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+        self.invalidate_if(move |_, tenant| tenant.is_none_or(|t| t.id == tenant_id));
     }
 }

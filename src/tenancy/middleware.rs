@@ -106,8 +106,14 @@ async fn resolve(
     resolve::admit(tenant).map(Some).map_err(problem)
 }
 
+/// The active tenant with this id, as resolution would admit it (refresh tokens name theirs).
+pub(crate) async fn admitted_tenant(state: &AppState, id: Uuid) -> Result<Arc<Tenant>, Error> {
+    let tenant = lookup(state, TenantKey::Id(id)).await?.ok_or_else(|| problem(Code::TenantNotFound))?;
+    resolve::admit(tenant).map_err(problem)
+}
+
 async fn lookup(state: &AppState, key: TenantKey) -> Result<Lookup, Error> {
-    state.tenants.get_or_load(key.clone(), services::tenants::find(&state.db, key)).await
+    state.caches.tenants.get_or_load(key.clone(), services::tenants::find(&state.db, key)).await
 }
 
 fn problem(code: Code) -> Error {

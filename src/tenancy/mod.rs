@@ -9,6 +9,6 @@ mod model;
 pub mod resolve;
 pub mod validate;
 
-pub use cache::{TenantCache, TenantKey};
+pub use cache::{TenantCache, TenantKey, tenant_cache};
 pub use extract::{CurrentTenant, OptionalTenant};
 pub use model::{Plan, Tenant, TenantStatus};

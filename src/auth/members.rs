@@ -1,0 +1,58 @@
+//! What each request must know about a tenant user beyond their token: still active, current
+//! role, and whether their sessions were ended after the token was issued. Cached per instance
+//! and dropped the moment the user changes, so a disabled user's token is refused on its next use.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::Role;
+use crate::cache::InvalidatingCache;
+
+/// A tenant user as request checks see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberState {
+    pub role: Role,
+    pub active: bool,
+    /// Tokens issued before this (unix seconds) are refused.
+    pub sessions_valid_after: Option<i64>,
+}
+
+impl MemberState {
+    /// Whether an access token issued at `issued_at` (unix seconds) still speaks for this user.
+    pub fn accepts_token_issued_at(&self, issued_at: u64) -> bool {
+        self.active
+            && self.sessions_valid_after.is_none_or(|after| i64::try_from(issued_at).is_ok_and(|iat| iat >= after))
+    }
+}
+
+/// Members by `(tenant_id, user_id)`.
+pub type MemberCache = InvalidatingCache<(Uuid, Uuid), MemberState>;
+
+pub fn member_cache(capacity: u64) -> MemberCache {
+    InvalidatingCache::new(capacity, Duration::from_secs(600))
+}
+
+impl MemberCache {
+    pub fn invalidate_member(&self, tenant_id: Uuid, user_id: Uuid) {
+        self.invalidate_if(move |key, _| *key == (tenant_id, user_id));
+    }
+
+    pub fn invalidate_tenant(&self, tenant_id: Uuid) {
+        self.invalidate_if(move |(tenant, _), _| *tenant == tenant_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_from_before_the_sessions_ended_are_refused() {
+        let member = MemberState { role: Role::Editor, active: true, sessions_valid_after: Some(100) };
+        assert!(!member.accepts_token_issued_at(99));
+        assert!(member.accepts_token_issued_at(100));
+        let disabled = MemberState { active: false, ..member };
+        assert!(!disabled.accepts_token_issued_at(200));
+    }
+}

@@ -1,0 +1,140 @@
+//! `/api/users…`: tenant users, managed by tenant admins; `/api/users/me` for anyone.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
+use uuid::Uuid;
+
+use super::{Data, List, created};
+use crate::{
+    auth::{Authenticated, TenantCaller, roles::Admin},
+    error::{Code, Error, Problem},
+    services::{
+        Page,
+        users::{self, Me, NewUser, UserPatch, UserView},
+    },
+    state::AppState,
+    tenancy::OptionalTenant,
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        scope("/api/users").service(me).service(list).service(create).service(read).service(update).service(remove),
+    );
+}
+
+/// Query of `GET /api/users`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// 0-1000, default 100.
+    limit: Option<i64>,
+    offset: Option<i64>,
+    /// `total_count` adds `meta.total_count`.
+    meta: Option<String>,
+}
+
+/// A user id from the path; anything that is not a uuid names no user.
+fn user_id(raw: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(raw).map_err(|_| Error::new(Code::UserNotFound, "No such user in this tenant."))
+}
+
+/// The caller (a tenant user, or a platform admin).
+#[utoipa::path(
+    tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Data<Me>), (status = 401, body = Problem))
+)]
+#[get("/me")]
+async fn me(
+    // A tenant named by host or header must be the token's own (401 `token_tenant_mismatch`).
+    _: OptionalTenant,
+    caller: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Data<Me>>, Error> {
+    Ok(web::Json(Data { data: users::me(&state, &caller.0).await? }))
+}
+
+/// List the tenant's users.
+#[utoipa::path(
+    tag = "users", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = List<UserView>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("")]
+async fn list(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Error> {
+    let page = Page::new(query.limit, query.offset, query.meta.as_deref())?;
+    let (users, total) = users::list(&state, caller.tenant.id, page).await?;
+    Ok(HttpResponse::Ok().json(List::new(users, total)))
+}
+
+/// Create a user.
+#[utoipa::path(
+    tag = "users", security(("bearer" = [])), request_body = NewUser,
+    responses(
+        (status = 201, body = Data<UserView>), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "`user_exists`", body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("")]
+async fn create(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse, Error> {
+    Ok(created(users::create(&state, caller.tenant.id, body.into_inner()).await?))
+}
+
+/// Read a user.
+#[utoipa::path(
+    tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Data<UserView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/{id}")]
+async fn read(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<Data<UserView>>, Error> {
+    Ok(web::Json(Data { data: users::get(&state, caller.tenant.id, user_id(&id)?).await? }))
+}
+
+/// Change a user. Disabling them, or a new password or role, ends their sessions.
+#[utoipa::path(
+    tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UserPatch,
+    responses(
+        (status = 200, body = Data<UserView>), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "`user_exists` or `last_admin`", body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[patch("/{id}")]
+async fn update(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<UserPatch>,
+) -> Result<web::Json<Data<UserView>>, Error> {
+    let user = users::update(&state, caller.tenant.id, user_id(&id)?, body.into_inner()).await?;
+    Ok(web::Json(Data { data: user }))
+}
+
+/// Delete a user and their sessions.
+#[utoipa::path(
+    tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "`last_admin`", body = Problem)
+    )
+)]
+#[delete("/{id}")]
+async fn remove(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    users::delete(&state, caller.tenant.id, user_id(&id)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,190 @@
+//! Sessions (API.md "Authentication"): a login starts a family of refresh tokens; each refresh
+//! spends the presented token and issues the next; presenting a spent token again means it was
+//! stolen or replayed, so the whole family is revoked (SECURITY.md items 11 and 13).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use super::auth::TokenResponse;
+use crate::{
+    auth::{
+        Role,
+        session::{SessionScope, hash_refresh_token, new_refresh_token, scope_of},
+    },
+    db::{TenantDb, TenantTxn},
+    entities::{platform_admin, session, user},
+    error::{Code, Error, Result},
+    state::AppState,
+    tenancy::{Tenant, middleware::admitted_tenant},
+};
+
+/// Platform admins' sessions live under this tenant id, which no tenant can have.
+pub const PLATFORM_SESSIONS: Uuid = Uuid::nil();
+
+fn scope_db(state: &AppState, scope: SessionScope) -> TenantDb {
+    match scope {
+        SessionScope::Tenant(id) => state.db.tenant(id),
+        SessionScope::Platform => state.db.tenant(PLATFORM_SESSIONS),
+    }
+}
+
+fn invalid_refresh_token() -> Error {
+    Error::new(Code::InvalidToken, "The refresh token is invalid, expired or revoked.")
+}
+
+/// Starts a session family for `user_id` in the transaction's scope; returns the refresh token.
+pub async fn start(txn: &TenantTxn, scope: SessionScope, user_id: Uuid, ttl: Duration) -> Result<String> {
+    insert(txn, scope, Uuid::now_v7(), user_id, ttl).await
+}
+
+async fn insert(txn: &TenantTxn, scope: SessionScope, family_id: Uuid, user_id: Uuid, ttl: Duration) -> Result<String> {
+    let refresh = new_refresh_token(scope)?;
+    let now = Utc::now();
+    let ttl = chrono::Duration::from_std(ttl).map_err(Error::internal)?;
+    let row = session::ActiveModel {
+        tenant_id: Set(txn.tenant_id()),
+        id: Set(Uuid::now_v7()),
+        family_id: Set(family_id),
+        user_id: Set(user_id),
+        token_hash: Set(refresh.hash),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        spent_at: Set(None),
+        revoked_at: Set(None),
+    };
+    txn.insert(row).await?;
+    Ok(refresh.token)
+}
+
+/// Opens a session for a verified account and issues its first token pair.
+pub async fn open(state: &AppState, scope: SessionScope, user_id: Uuid, role: Role) -> Result<TokenResponse> {
+    let txn = scope_db(state, scope).begin().await?;
+    let refresh_token = start(&txn, scope, user_id, state.config.refresh_token_ttl).await?;
+    txn.commit().await?;
+    token_pair(state, scope, user_id, role, refresh_token)
+}
+
+fn token_pair(
+    state: &AppState,
+    scope: SessionScope,
+    user_id: Uuid,
+    role: Role,
+    refresh_token: String,
+) -> Result<TokenResponse> {
+    let tenant = match scope {
+        SessionScope::Tenant(id) => Some(id),
+        SessionScope::Platform => None,
+    };
+    let access_token = state.tokens.issue(user_id, tenant, role).map_err(Error::internal)?;
+    Ok(TokenResponse { access_token, refresh_token, token_type: "Bearer", expires_in: state.tokens.ttl().as_secs() })
+}
+
+/// Spends `token` and issues the next pair of its family. A tenant user's token is refused on
+/// another tenant's host or header, and for a suspended or deleted tenant.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(
+    state: &AppState,
+    named: Option<&Tenant>,
+    client: Option<std::net::IpAddr>,
+    token: &str,
+) -> Result<TokenResponse> {
+    let scope = scope_of(token).ok_or_else(invalid_refresh_token)?;
+    match (scope, named) {
+        (SessionScope::Tenant(id), Some(tenant)) if tenant.id != id => {
+            return Err(Error::new(Code::TokenTenantMismatch, "The refresh token belongs to another tenant."));
+        }
+        (SessionScope::Platform, Some(_)) => {
+            return Err(Error::new(Code::TokenTenantMismatch, "A platform session is refreshed without a tenant."));
+        }
+        _ => {}
+    }
+    let tenant_id = match scope {
+        SessionScope::Tenant(id) => Some(admitted_tenant(state, id).await?.id),
+        SessionScope::Platform => None,
+    };
+    state.login_limiter.check(tenant_id, client, None)?;
+
+    let txn = scope_db(state, scope).begin().await?;
+    let row = txn
+        .find::<session::Entity>()
+        .filter(session::Column::TokenHash.eq(hash_refresh_token(token)))
+        .lock_exclusive()
+        .one(txn.conn())
+        .await?
+        .ok_or_else(invalid_refresh_token)?;
+    if row.spent_at.is_some() {
+        revoke_family(&txn, row.family_id).await?;
+        txn.commit().await?;
+        tracing::warn!(user = %row.user_id, family = %row.family_id, "spent refresh token presented again; family revoked");
+        return Err(Error::new(
+            Code::RefreshTokenReused,
+            "This refresh token was already used; the session is revoked.",
+        ));
+    }
+    if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
+        return Err(invalid_refresh_token());
+    }
+    let role = match scope {
+        SessionScope::Tenant(_) => txn
+            .find::<user::Entity>()
+            .filter(user::Column::Id.eq(row.user_id))
+            .filter(user::Column::Status.eq("active"))
+            .one(txn.conn())
+            .await?
+            .and_then(|u| Role::parse_tenant_role(&u.role)),
+        SessionScope::Platform => {
+            platform_admin::Entity::find_by_id(row.user_id).one(txn.conn()).await?.map(|_| Role::PlatformAdmin)
+        }
+    }
+    .ok_or_else(invalid_refresh_token)?;
+
+    let mut spent: session::ActiveModel = row.clone().into();
+    spent.spent_at = Set(Some(Utc::now()));
+    spent.update(txn.conn()).await?;
+    let refresh_token = insert(&txn, scope, row.family_id, row.user_id, state.config.refresh_token_ttl).await?;
+    txn.commit().await?;
+    token_pair(state, scope, row.user_id, role, refresh_token)
+}
+
+/// Revokes the session family of `token`. Unknown tokens are ignored: logging out twice is fine.
+#[tracing::instrument(skip_all)]
+pub async fn logout(state: &AppState, token: &str) -> Result<()> {
+    let Some(scope) = scope_of(token) else { return Ok(()) };
+    let txn = scope_db(state, scope).begin().await?;
+    let row = txn
+        .find::<session::Entity>()
+        .filter(session::Column::TokenHash.eq(hash_refresh_token(token)))
+        .one(txn.conn())
+        .await?;
+    if let Some(row) = row {
+        revoke_family(&txn, row.family_id).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<()> {
+    txn.update_many::<session::Entity>()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::FamilyId.eq(family_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user (disabled, or password or role changed).
+pub async fn revoke_user(txn: &TenantTxn, user_id: Uuid) -> Result<()> {
+    txn.update_many::<session::Entity>()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
