@@ -18,6 +18,8 @@ const KNOWN_VARS: &[&str] = &[
     "TB_JWT_SECRET",
     "TB_JWT_PREVIOUS_SECRETS",
     "TB_REFRESH_TOKEN_TTL",
+    "TB_LOGIN_ATTEMPTS_PER_IP",
+    "TB_LOGIN_ATTEMPTS_PER_ACCOUNT",
     "TB_JWT_ISSUER",
     "TB_ACCESS_TOKEN_TTL",
     "TB_ADMIN_EMAIL",
@@ -79,6 +81,11 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// `TB_REFRESH_TOKEN_TTL`: refresh-token (session) lifetime in seconds. Default 2592000 (30 days).
     pub refresh_token_ttl: Duration,
+    /// `TB_LOGIN_ATTEMPTS_PER_IP`: login and refresh attempts per client IP and tenant per minute
+    /// (also the burst). Default 30.
+    pub login_attempts_per_ip: u32,
+    /// `TB_LOGIN_ATTEMPTS_PER_ACCOUNT`: login attempts per account per minute. Default 10.
+    pub login_attempts_per_account: u32,
     /// `TB_ADMIN_EMAIL`: with `admin_password`, `serve` ensures this platform admin exists.
     pub admin_email: Option<String>,
     /// `TB_ADMIN_PASSWORD`: the bootstrap platform admin's password.
@@ -174,6 +181,8 @@ impl Config {
             jwt_previous_secrets,
             jwt_issuer: get("TB_JWT_ISSUER").unwrap_or_else(|| "tenantbase".into()),
             refresh_token_ttl: Duration::from_secs(parse_number(&get, "TB_REFRESH_TOKEN_TTL", 30 * 24 * 3600)?),
+            login_attempts_per_ip: parse_number(&get, "TB_LOGIN_ATTEMPTS_PER_IP", 30)?.max(1),
+            login_attempts_per_account: parse_number(&get, "TB_LOGIN_ATTEMPTS_PER_ACCOUNT", 10)?.max(1),
             access_token_ttl: Duration::from_secs(parse_number(&get, "TB_ACCESS_TOKEN_TTL", 900)?),
             admin_email,
             admin_password,

@@ -111,11 +111,12 @@ impl Application {
         let port = listener.local_addr().map_err(bind)?.port();
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let shutdown_timeout = config.shutdown_timeout.as_secs();
+        let login_limiter = LoginLimiter::start(config.login_attempts_per_ip, config.login_attempts_per_account);
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             db: platform,
             caches,
-            login_limiter: LoginLimiter::start(),
+            login_limiter,
             tokens,
             role_check,
             metrics: Metrics::default(),

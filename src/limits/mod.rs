@@ -1,5 +1,6 @@
 //! Rate limits. For now: login and refresh attempts, per client IP and per account, keyed by
-//! tenant (SECURITY.md item 17), far stricter than anything else will be.
+//! tenant (SECURITY.md item 17), far stricter than anything else will be
+//! (`TB_LOGIN_ATTEMPTS_PER_IP`, `TB_LOGIN_ATTEMPTS_PER_ACCOUNT`).
 
 use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
@@ -7,11 +8,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use uuid::Uuid;
 
 use crate::error::Error;
-
-/// Attempts per client IP per minute (burst and refill), per tenant.
-pub const LOGIN_PER_IP_PER_MINUTE: u32 = 30;
-/// Attempts per account per minute (burst and refill).
-pub const LOGIN_PER_ACCOUNT_PER_MINUTE: u32 = 10;
 
 /// Who is trying: the tenant (`None` for the platform), the client, and the account if known.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -32,11 +28,12 @@ fn per_minute(n: u32) -> Quota {
 }
 
 impl LoginLimiter {
-    /// A limiter with its pruning task (on the current tokio runtime).
-    pub fn start() -> Self {
+    /// A limiter allowing this many attempts per minute (and as a burst) per client IP and per
+    /// account, with its pruning task on the current tokio runtime.
+    pub fn start(per_ip: u32, per_account: u32) -> Self {
         let limiter = LoginLimiter {
-            per_ip: Arc::new(RateLimiter::keyed(per_minute(LOGIN_PER_IP_PER_MINUTE))),
-            per_account: Arc::new(RateLimiter::keyed(per_minute(LOGIN_PER_ACCOUNT_PER_MINUTE))),
+            per_ip: Arc::new(RateLimiter::keyed(per_minute(per_ip))),
+            per_account: Arc::new(RateLimiter::keyed(per_minute(per_account))),
         };
         let (per_ip, per_account) = (Arc::downgrade(&limiter.per_ip), Arc::downgrade(&limiter.per_account));
         tokio::spawn(async move {
