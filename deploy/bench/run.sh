@@ -3,6 +3,8 @@
 # a 3 s warm-up thrown away, each row measured twice. Rows:
 #   bare      GET /health/live                      (the framework's ceiling)
 #   resolved  GET /api/tenant, Host: acme.localhost, tenant admin token (tenant cache hit)
+#   me        GET /api/users/me, tenant admin token (token + live member check, user row read)
+#   login     POST /api/auth/login on acme (argon2id m=19456 KiB, t=2, p=1, and a new session)
 # Prints requests/s, p50/p99, bytes per response, server CPU (total and per request) and RSS per
 # row, and each row's throughput as a ratio to `bare` measured in the same run. On a shared
 # machine single runs drift by ±15%: the passes are interleaved, and it is worth running twice.
@@ -17,7 +19,9 @@ cargo build --release --quiet
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
+# Login limits are raised so that the login row measures hashing, not the limiter.
 TB_DATA_DIR="$work" TB_BIND="127.0.0.1:$PORT" TB_LOG=warn \
+  TB_LOGIN_ATTEMPTS_PER_IP=100000000 TB_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 \
   TB_ADMIN_EMAIL=bench@tenantbase.localhost TB_ADMIN_PASSWORD=bench-root-password \
   target/release/tenantbase serve >"$work/server.log" 2>&1 &
 server=$!
@@ -45,13 +49,21 @@ measure() {
 }
 bare=("$base/health/live")
 resolved=("$base/api/tenant" -H "Host: acme.localhost" -H "Authorization: Bearer $token")
+me=("$base/api/users/me" -H "Authorization: Bearer $token")
+login=("$base/api/auth/login" -s deploy/bench/login.lua)
+rows=(bare resolved me login)
 
-# Warm up both, then interleave the passes so that drift on a shared machine hits every row alike.
-wrk -t2 -c16 -d3s --timeout 10s "${bare[@]}" >/dev/null
-wrk -t2 -c16 -d3s --timeout 10s "${resolved[@]}" >/dev/null
+# Warm up every row, then interleave the passes so that drift on a shared machine hits every
+# row alike.
+for row in "${rows[@]}"; do
+  declare -n args=$row
+  wrk -t2 -c16 -d3s --timeout 10s "${args[@]}" >/dev/null
+done
 for pass in 1 2; do
-  measure bare "$pass" "${bare[@]}"
-  measure resolved "$pass" "${resolved[@]}"
+  for row in "${rows[@]}"; do
+    declare -n args=$row
+    measure "$row" "$pass" "${args[@]}"
+  done
 done
 
 python3 - "$work" "$(getconf CLK_TCK)" <<'PY'

@@ -1,9 +1,11 @@
 //! Password hashing with argon2id at OWASP parameters (SECURITY.md items 14-16).
 //!
-//! Hashing is deliberately slow, so it runs on the blocking pool, never on a request worker;
-//! and length is checked before hashing so a huge password costs nothing.
+//! Hashing is deliberately slow and takes 19 MiB per hash, so it runs on a small pool of
+//! dedicated threads (one per core), never on a request worker: concurrent logins queue instead
+//! of multiplying memory and threads. Length is checked before hashing so a huge password costs
+//! nothing.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, mpsc};
 
 use argon2::{
     Argon2,
@@ -99,10 +101,40 @@ pub fn check_policy(field: &str, password: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `work` on the hashing threads (one per core, started on first use) and waits for it.
+async fn on_hashing_threads<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    static QUEUE: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = std::sync::Arc::new(Mutex::new(receiver));
+        for i in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new().name(format!("password-hash-{i}")).spawn(move || {
+                // The lock is held only while waiting for the next job, not while running it.
+                while let Ok(job) = receiver.lock().map_err(drop).and_then(|r| r.recv().map_err(drop)) {
+                    job();
+                }
+            });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start a password hashing thread");
+            }
+        }
+        Mutex::new(sender)
+    });
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(work());
+    });
+    queue.lock().map_err(Error::internal)?.send(job).map_err(Error::internal)?;
+    result.await.map_err(Error::internal)
+}
+
 /// Hashes a password to an argon2id PHC string (m = 19456 KiB, t = 2, p = 1: the crate's
 /// defaults, which are OWASP's recommendation).
 pub async fn hash(password: SecretString) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || hash_now(password.expose_secret())).await.map_err(Error::internal)?
+    on_hashing_threads(move || hash_now(password.expose_secret())).await?
 }
 
 fn hash_now(password: &str) -> Result<String, Error> {
@@ -115,7 +147,7 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
     if password.expose_secret().len() > MAX_BYTES {
         return Ok(false);
     }
-    tokio::task::spawn_blocking(move || {
+    on_hashing_threads(move || {
         let stored = match stored {
             Some(hash) => hash,
             None => dummy_hash()?.to_string(),
@@ -124,8 +156,7 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
         let matches = Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok();
         Ok(matches && !stored.is_empty())
     })
-    .await
-    .map_err(Error::internal)?
+    .await?
 }
 
 fn dummy_hash() -> Result<&'static str, Error> {
