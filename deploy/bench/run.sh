@@ -9,6 +9,8 @@
 # row, and each row's throughput as a ratio to `bare` measured in the same run. On a shared
 # machine single runs drift by ±15%: the passes are interleaved, and it is worth running twice.
 # Usage: deploy/bench/run.sh        (needs wrk: apt-get install wrk)
+#   On the embedded SQLite default; with BENCH_POSTGRES=postgres://owner@127.0.0.1:5432 on a fresh
+#   PostgreSQL database (dropped afterwards), served through the non-owner runtime role.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
@@ -17,7 +19,20 @@ DURATION="${BENCH_DURATION:-10s}"
 PORT="${BENCH_PORT:-18777}"
 cargo build --release --quiet
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  if [ -n "${BENCH_POSTGRES:-}" ]; then psql "$BENCH_POSTGRES/postgres" -qc "DROP DATABASE IF EXISTS tb_bench_$$ WITH (FORCE)" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+if [ -n "${BENCH_POSTGRES:-}" ]; then
+  psql "$BENCH_POSTGRES/postgres" -qc "CREATE DATABASE tb_bench_$$"
+  host="${BENCH_POSTGRES#*@}"
+  export TB_MIGRATE_DATABASE_URL="$BENCH_POSTGRES/tb_bench_$$"
+  export TB_DATABASE_URL="postgres://tb_bench_runtime@$host/tb_bench_$$"
+  target/release/tenantbase migrate >/dev/null
+fi
 
 # Login limits are raised so that the login row measures hashing, not the limiter.
 TB_DATA_DIR="$work" TB_BIND="127.0.0.1:$PORT" TB_LOG=warn \
