@@ -169,20 +169,19 @@ pub async fn logout(state: &AppState, token: &str) -> Result<()> {
 }
 
 async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<()> {
-    txn.update_many::<session::Entity>()
-        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(session::Column::FamilyId.eq(family_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(txn.conn())
-        .await?;
-    Ok(())
+    revoke_where(txn, session::Column::FamilyId, family_id).await
 }
 
 /// Ends every session of a user (disabled, or password or role changed).
 pub async fn revoke_user(txn: &TenantTxn, user_id: Uuid) -> Result<()> {
+    revoke_where(txn, session::Column::UserId, user_id).await
+}
+
+/// Revokes the live sessions whose `column` is `id`.
+async fn revoke_where(txn: &TenantTxn, column: session::Column, id: Uuid) -> Result<()> {
     txn.update_many::<session::Entity>()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(session::Column::UserId.eq(user_id))
+        .filter(column.eq(id))
         .filter(session::Column::RevokedAt.is_null())
         .exec(txn.conn())
         .await?;
