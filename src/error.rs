@@ -176,7 +176,11 @@ impl ResponseError for Error {
             errors,
             request_id,
         };
-        HttpResponse::build(code.status()).content_type("application/problem+json").json(body)
+        let mut response = HttpResponse::build(code.status());
+        if let Error::RateLimited { retry_after } = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, retry_after.to_string()));
+        }
+        response.content_type("application/problem+json").json(body)
     }
 }
 

@@ -104,7 +104,12 @@ pub async fn refresh(
         _ => {}
     }
     let tenant_id = match scope {
-        SessionScope::Tenant(id) => Some(admitted_tenant(state, id).await?.id),
+        // A token naming no live tenant is just an invalid token; a suspended tenant says so.
+        SessionScope::Tenant(id) => match admitted_tenant(state, id).await {
+            Ok(tenant) => Some(tenant.id),
+            Err(error) if error.code() == Code::TenantNotFound => return Err(invalid_refresh_token()),
+            Err(error) => return Err(error),
+        },
         SessionScope::Platform => None,
     };
     state.login_limiter.check(tenant_id, client, None)?;
