@@ -8,17 +8,14 @@ use crate::helpers::{
     PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD, RequestExt, TENANT_ADMIN_PASSWORD, TEST_JWT_SECRET, TestApp,
     assert_problem, json_body, spawn_app,
     tokens::{self, AUDIENCE, ISSUER, decode_claims, refreshed, sign, sign_with, unsigned, with_payload},
+    users::pair_from,
 };
 
-/// Asserts the login response shape of API.md (but `refresh_token`, see below) and returns
-/// the access token.
+/// Asserts the login response shape of API.md and returns the access token.
 async fn assert_token_response(response: reqwest::Response) -> String {
-    let body = json_body(response, StatusCode::OK).await;
-    let data = &body["data"];
-    assert_eq!(data["token_type"], "Bearer", "{body}");
-    assert_eq!(data["expires_in"], 900, "the default access-token lifetime: {body}");
-    let access = data["access_token"].as_str().unwrap_or_else(|| panic!("no access_token: {body}"));
-    access.to_string()
+    let pair = pair_from(json_body(response, StatusCode::OK).await);
+    assert_eq!(pair.expires_in, 900, "the default access-token lifetime");
+    pair.access_token
 }
 
 #[tokio::test]

@@ -1,8 +1,12 @@
 //! The embedded default: the same app on SQLite, smoke-tested end to end.
 
 use reqwest::StatusCode;
+use serde_json::json;
 
-use crate::helpers::{RequestExt, assert_problem, json_body, spawn_sqlite_app};
+use crate::helpers::{
+    RequestExt, assert_problem, json_body, spawn_sqlite_app,
+    users::{MEMBER_PASSWORD, user_from},
+};
 
 #[tokio::test]
 async fn on_sqlite_the_app_is_ready() {
@@ -56,4 +60,30 @@ async fn on_sqlite_tenant_crud_works() {
     assert_eq!(listed["meta"]["total_count"], 1);
     app.delete_tenant(&acme).await;
     assert_problem(app.fetch_tenant("acme").await, StatusCode::NOT_FOUND, "tenant_not_found").await;
+}
+
+#[tokio::test]
+async fn on_sqlite_users_sessions_and_isolation_work_end_to_end() {
+    let app = spawn_sqlite_app().await;
+    let acme = app.tenant_admin("acme").await;
+    let globex = app.tenant_admin("globex").await;
+    let viewer = app.member(&acme, "viewer").await;
+
+    // Rotation and reuse detection.
+    let second = app.refreshed(Some("acme"), &viewer.tokens.refresh_token).await;
+    let reused = app.refresh(Some("acme"), &viewer.tokens.refresh_token).await;
+    assert_problem(reused, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
+    assert_problem(app.refresh(Some("acme"), &second.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_token")
+        .await;
+    // Isolation: globex's admin does not reach acme's user.
+    assert_problem(app.users(&globex).get(viewer.user.id).await, StatusCode::NOT_FOUND, "user_not_found").await;
+    assert_eq!(app.users(&globex).all().await.len(), 1);
+    // Disabling refuses the still-valid access token.
+    let me = user_from(json_body(app.users_as("acme", &second.access_token).me().await, StatusCode::OK).await);
+    assert_eq!(me.id, viewer.user.id);
+    app.users(&acme).patched(viewer.user.id, &json!({"status": "disabled"})).await;
+    let refused = app.users_as("acme", &second.access_token).me().await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let login = app.login(Some("acme"), &viewer.email, MEMBER_PASSWORD).await;
+    assert_problem(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    RequestExt, TENANT_ADMIN_PASSWORD, Tenant, TestApp, assert_problem, eventually, json_body, spawn_app, tenant_from,
+    RequestExt, TENANT_ADMIN_PASSWORD, Tenant, TestApp, assert_field_error, assert_problem, eventually, json_body,
+    spawn_app, tenant_from,
 };
 
 async fn post_tenant(app: &TestApp, body: Value) -> reqwest::Response {
@@ -32,20 +33,6 @@ fn slugs(body: &Value) -> Vec<String> {
 async fn usage(app: &TestApp, tenant: &Tenant) -> Value {
     let path = format!("/api/tenants/{}/usage", tenant.id);
     json_body(app.as_platform(Method::GET, &path).await.send().await.unwrap(), StatusCode::OK).await
-}
-
-/// Asserts a 422 `validation_failed` with an entry in `errors` for `field` (and `code`, if given).
-async fn assert_field_error(response: reqwest::Response, field: &str, code: Option<&str>) {
-    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let errors = problem["errors"].as_array().unwrap_or_else(|| panic!("no errors[] in {problem}"));
-    let found = errors.iter().any(|error| {
-        error["field"]
-            .as_str()
-            .is_some_and(|f| f == field || f.starts_with(&format!("{field}[")) || f.starts_with(&format!("{field}.")))
-            && code.is_none_or(|code| error["code"] == code)
-            && error["message"].is_string()
-    });
-    assert!(found, "expected an error on `{field}` with code {code:?} in {problem}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod postgres;
 pub mod tokens;
+pub mod users;
 
 use std::{sync::Once, time::Duration};
 
@@ -339,6 +340,21 @@ pub async fn assert_problem(response: Response, expected: StatusCode, code: &str
     assert_eq!(problem["status"], expected.as_u16(), "{url}: `status` member in {problem}");
     assert!(problem["type"].is_string(), "{url}: no `type` in {problem}");
     assert!(problem["title"].is_string(), "{url}: no `title` in {problem}");
+    problem
+}
+
+/// Asserts a 422 `validation_failed` with an entry in `errors` for `field` (and `code`, if given).
+pub async fn assert_field_error(response: Response, field: &str, code: Option<&str>) -> Value {
+    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let errors = problem["errors"].as_array().unwrap_or_else(|| panic!("no errors[] in {problem}"));
+    let found = errors.iter().any(|error| {
+        error["field"]
+            .as_str()
+            .is_some_and(|f| f == field || f.starts_with(&format!("{field}[")) || f.starts_with(&format!("{field}.")))
+            && code.is_none_or(|code| error["code"] == code)
+            && error["message"].is_string()
+    });
+    assert!(found, "expected an error on `{field}` with code {code:?} in {problem}");
     problem
 }
 

@@ -12,13 +12,30 @@ pub const AUDIENCE: &str = "tenantbase";
 
 /// Verifies `token` as the app should have signed it and returns its claims.
 pub fn decode_claims(token: &str) -> Value {
+    verify_with(token, TEST_JWT_SECRET)
+        .unwrap_or_else(|e| panic!("the app's access token does not verify with the test secret: {e}"))
+}
+
+/// Verifies `token` with `secret` (and the app's issuer and audience) and returns its claims, or
+/// why it does not verify.
+pub fn verify_with(token: &str, secret: &str) -> Result<Value, jsonwebtoken::errors::Error> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(TEST_JWT_SECRET.as_bytes()), &validation)
-        .unwrap_or_else(|e| panic!("the app's access token does not verify with the test secret: {e}"))
-        .claims
+    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation).map(|t| t.claims)
+}
+
+/// The `kid` of the token's header, if it has one.
+pub fn kid(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).expect("a JWT header").kid
+}
+
+/// Signs `claims` with HS256, the given secret, and `kid` in the header.
+pub fn sign_with_kid(claims: &Value, secret: &[u8], kid: &str) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).expect("signing a test token")
 }
 
 /// Signs `claims` with HS256 and the given secret.
