@@ -73,7 +73,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, Error> {
     let member = state
         .caches
         .members
-        .get_or_load((tenant, claims.sub), services::users::load_member(&state.db, tenant, claims.sub))
+        .get_or_load((tenant, claims.sub), || services::users::load_member(&state.db, tenant, claims.sub))
         .await?;
     match member {
         Some(member) if member.accepts_token_issued_at(claims.iat) => {

@@ -37,16 +37,20 @@ where
         InvalidatingCache { entries, generation: Arc::new(AtomicU64::new(0)) }
     }
 
-    /// The cached entry, or `load`'s result, cached unless something changed while it loaded.
-    pub async fn get_or_load<F, E>(&self, key: K, load: F) -> Result<Option<Arc<V>>, E>
+    /// The cached entry, or `load()`'s result, cached unless something changed while it loaded.
+    ///
+    /// `load` is called only on a miss, and its future is boxed: database futures are large, and
+    /// on the hot path (a hit) they should be neither built nor carried in the caller's state.
+    pub async fn get_or_load<F, Fut, E>(&self, key: K, load: F) -> Result<Option<Arc<V>>, E>
     where
-        F: Future<Output = Result<Option<V>, E>>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>, E>>,
     {
         if let Some(hit) = self.entries.get(&key) {
             return Ok(hit);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let loaded = load.await?.map(Arc::new);
+        let loaded = Box::pin(load()).await?.map(Arc::new);
         if self.generation.load(Ordering::Acquire) == generation {
             self.entries.insert(key, loaded.clone());
         }

@@ -113,7 +113,7 @@ pub(crate) async fn admitted_tenant(state: &AppState, id: Uuid) -> Result<Arc<Te
 }
 
 async fn lookup(state: &AppState, key: TenantKey) -> Result<Lookup, Error> {
-    state.caches.tenants.get_or_load(key.clone(), services::tenants::find(&state.db, key)).await
+    state.caches.tenants.get_or_load(key.clone(), || services::tenants::find(&state.db, key)).await
 }
 
 fn problem(code: Code) -> Error {
