@@ -15,6 +15,7 @@ mod platform_access;
 mod postgres_roles;
 mod resolution;
 mod roles;
+mod row_level_security;
 mod sessions;
 mod sqlite;
 mod tenants;
