@@ -30,10 +30,10 @@ fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
     tag = "auth", request_body = Credentials,
     responses(
         (status = 200, body = Data<TokenResponse>),
-        (status = 401, description = "`invalid_credentials`", body = Problem),
-        (status = 403, description = "`tenant_suspended`", body = Problem),
-        (status = 404, description = "`tenant_not_found`", body = Problem),
-        (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`tenant_suspended`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`tenant_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/login")]
@@ -53,8 +53,8 @@ async fn login(
     tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = Data<TokenResponse>),
-        (status = 401, description = "`invalid_token`, `refresh_token_reused` or `token_tenant_mismatch`", body = Problem),
-        (status = 429, description = "`rate_limited`", body = Problem),
+        (status = 401, description = "`invalid_token`, `refresh_token_reused` or `token_tenant_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/refresh")]
@@ -72,7 +72,7 @@ async fn refresh(
 /// Revoke the session of a refresh token (the refresh token is the credential; no bearer needed).
 #[utoipa::path(
     tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "Logged out"), (status = 400, body = Problem), (status = 422, body = Problem))
+    responses((status = 204, description = "Logged out"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/logout")]
 async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, Error> {

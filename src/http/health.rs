@@ -59,7 +59,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 /// loopback peers may read it.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = 403, body = crate::error::Problem))
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"))
 )]
 #[get("/metrics")]
 async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Error> {

@@ -21,8 +21,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tag = "tenant", security(("bearer" = [])),
     responses(
         (status = 200, body = Data<Tenant>),
-        (status = 400, description = "`tenant_required` or `tenant_conflict`", body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+        (status = 400, description = "`tenant_required` or `tenant_conflict`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")
     )
 )]
 #[get("")]
@@ -34,7 +34,7 @@ async fn read(caller: TenantCaller) -> Result<HttpResponse, Error> {
 /// Replace the tenant's settings (tenant admins).
 #[utoipa::path(
     tag = "tenant", security(("bearer" = [])), request_body = Object,
-    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[put("/settings")]
 async fn replace_settings(

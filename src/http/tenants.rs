@@ -51,9 +51,9 @@ struct ListQuery {
     tag = "tenants", security(("bearer" = [])), request_body = NewTenant,
     responses(
         (status = 201, body = Data<Tenant>),
-        (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "`tenant_exists` or `domain_taken`", body = Problem),
-        (status = 422, body = Problem),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`tenant_exists` or `domain_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("")]
@@ -68,7 +68,7 @@ async fn create(
 /// List tenants (deleted ones never appear).
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = List<Tenant>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = List<Tenant>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("")]
 async fn list(
@@ -93,7 +93,7 @@ async fn list(
 /// Read a tenant by id or slug.
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
-    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/{id}")]
 async fn read(
@@ -107,7 +107,7 @@ async fn read(
 /// Change name, plan or domains (`domains` replaces the list).
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = TenantPatch,
-    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[patch("/{id}")]
 async fn update(
@@ -122,7 +122,7 @@ async fn update(
 /// Replace the tenant's settings with a JSON object.
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")), request_body = Object,
-    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[put("/{id}/settings")]
 async fn replace_settings(
@@ -137,7 +137,7 @@ async fn replace_settings(
 /// What the tenant holds and how much it was used.
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
-    responses((status = 200, body = Data<Usage>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Data<Usage>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/{id}/usage")]
 async fn usage(
@@ -151,7 +151,7 @@ async fn usage(
 /// Suspend: the tenant's routes answer 403 `tenant_suspended` from the next request on.
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
-    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/{id}/suspend")]
 async fn suspend(
@@ -165,7 +165,7 @@ async fn suspend(
 /// Resume a suspended tenant.
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
-    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/{id}/resume")]
 async fn resume(
@@ -179,7 +179,7 @@ async fn resume(
 /// Delete: unreachable at once (404); rows are purged in the background.
 #[utoipa::path(
     tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
-    responses((status = 202, description = "Deleted; purge under way"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 202, description = "Deleted; purge under way"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[delete("/{id}")]
 async fn remove(_: PlatformAdmin, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, Error> {

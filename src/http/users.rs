@@ -42,7 +42,7 @@ fn user_id(raw: &str) -> Result<Uuid, Error> {
 /// The caller (a tenant user, or a platform admin).
 #[utoipa::path(
     tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Data<Me>), (status = 401, body = Problem))
+    responses((status = 200, body = Data<Me>), (status = 401, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/me")]
 async fn me(
@@ -57,7 +57,7 @@ async fn me(
 /// List the tenant's users.
 #[utoipa::path(
     tag = "users", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = List<UserView>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = List<UserView>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("")]
 async fn list(
@@ -74,8 +74,8 @@ async fn list(
 #[utoipa::path(
     tag = "users", security(("bearer" = [])), request_body = NewUser,
     responses(
-        (status = 201, body = Data<UserView>), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "`user_exists`", body = Problem), (status = 422, body = Problem)
+        (status = 201, body = Data<UserView>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`user_exists`", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")
     )
 )]
 #[post("")]
@@ -90,7 +90,7 @@ async fn create(
 /// Read a user.
 #[utoipa::path(
     tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = Data<UserView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Data<UserView>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/{id}")]
 async fn read(
@@ -105,9 +105,9 @@ async fn read(
 #[utoipa::path(
     tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UserPatch,
     responses(
-        (status = 200, body = Data<UserView>), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, description = "`user_exists` or `last_admin`", body = Problem),
-        (status = 422, body = Problem)
+        (status = 200, body = Data<UserView>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "`user_exists` or `last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")
     )
 )]
 #[patch("/{id}")]
@@ -125,8 +125,8 @@ async fn update(
 #[utoipa::path(
     tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses(
-        (status = 204, description = "Deleted"), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, description = "`last_admin`", body = Problem)
+        (status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "`last_admin`", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[delete("/{id}")]

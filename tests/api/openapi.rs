@@ -130,6 +130,14 @@ async fn every_documented_operation_declares_its_error_responses() {
                 "{method} {path} documents no error response: {statuses:?}"
             );
         }
+        // Problems are served as problem+json, and the document says so.
+        for (status, response) in responses.as_object().into_iter().flatten() {
+            for (content_type, media) in response["content"].as_object().into_iter().flatten() {
+                if media["schema"]["$ref"].as_str().is_some_and(|r| r.ends_with("/Problem")) {
+                    assert_eq!(content_type, "application/problem+json", "{method} {path} {status}");
+                }
+            }
+        }
     }
 }
 
