@@ -55,8 +55,13 @@ impl PlatformDb {
     }
 
     /// A transaction over platform tables, e.g. to wrap several [`TenantTxn::nested`] scopes.
+    /// On SQLite it takes the write lock up front, like [`TenantDb::begin`].
     pub async fn begin(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
-        sea_orm::TransactionTrait::begin(&self.conn).await
+        let options = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        sea_orm::TransactionTrait::begin_with_options(&self.conn, options).await
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -8,7 +8,8 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
+    DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -34,8 +35,25 @@ impl TenantDb {
     }
 
     /// Starts a transaction in which the database knows the current tenant.
+    ///
+    /// On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction
+    /// that reads and then writes fails at once with "database is locked" when another writer
+    /// committed in between, whereas an immediate one waits its turn (busy timeout).
     pub async fn begin(&self) -> Result<TenantTxn, DbErr> {
-        let txn = self.conn.begin().await?;
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        self.start(options).await
+    }
+
+    /// Starts a transaction for reading only; on SQLite it does not wait for writers.
+    pub async fn read(&self) -> Result<TenantTxn, DbErr> {
+        self.start(TransactionOptions::default()).await
+    }
+
+    async fn start(&self, options: TransactionOptions) -> Result<TenantTxn, DbErr> {
+        let txn = self.conn.begin_with_options(options).await?;
         set_current_tenant(&txn, self.tenant_id).await?;
         Ok(TenantTxn { txn, tenant_id: self.tenant_id })
     }

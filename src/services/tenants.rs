@@ -422,7 +422,7 @@ pub async fn set_status(state: &AppState, id_or_slug: &str, status: TenantStatus
 #[tracing::instrument(skip(state))]
 pub async fn usage(state: &AppState, id_or_slug: &str) -> Result<Usage> {
     let id = get(&state.db, id_or_slug).await?.id;
-    let txn = state.db.tenant(id).begin().await?;
+    let txn = state.db.tenant(id).read().await?;
     let users = txn.find::<user::Entity>().count(txn.conn()).await?;
     txn.commit().await?;
     Ok(Usage { users, collections: 0, items: 0, files: 0, storage_bytes: 0, requests_24h: 0, rate_limited_24h: 0 })

@@ -140,7 +140,7 @@ fn is_active_admin(row: &user::Model) -> bool {
 
 /// What request checks need about a user; `None` when the user no longer exists.
 pub async fn load_member(db: &PlatformDb, tenant_id: Uuid, user_id: Uuid) -> Result<Option<MemberState>> {
-    let txn = db.tenant(tenant_id).begin().await?;
+    let txn = db.tenant(tenant_id).read().await?;
     let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(txn.conn()).await?;
     txn.commit().await?;
     Ok(row.map(|u| MemberState {
@@ -186,7 +186,7 @@ fn on_unique_email(error: sea_orm::DbErr) -> Error {
 /// Lists the tenant's users by email.
 #[tracing::instrument(skip(state))]
 pub async fn list(state: &AppState, tenant_id: Uuid, page: Page) -> Result<(Vec<UserView>, Option<u64>)> {
-    let txn = state.db.tenant(tenant_id).begin().await?;
+    let txn = state.db.tenant(tenant_id).read().await?;
     let total = if page.with_total { Some(txn.find::<user::Entity>().count(txn.conn()).await?) } else { None };
     let rows = txn
         .find::<user::Entity>()
@@ -202,7 +202,7 @@ pub async fn list(state: &AppState, tenant_id: Uuid, page: Page) -> Result<(Vec<
 /// One user of the tenant.
 #[tracing::instrument(skip(state))]
 pub async fn get(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<UserView> {
-    let txn = state.db.tenant(tenant_id).begin().await?;
+    let txn = state.db.tenant(tenant_id).read().await?;
     let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(id)).one(txn.conn()).await?;
     txn.commit().await?;
     row.map(UserView::from).ok_or_else(not_found)
