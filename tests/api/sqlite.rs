@@ -87,3 +87,26 @@ async fn on_sqlite_users_sessions_and_isolation_work_end_to_end() {
     let login = app.login(Some("acme"), &viewer.email, MEMBER_PASSWORD).await;
     assert_problem(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
+
+#[tokio::test]
+async fn on_sqlite_concurrent_writes_wait_their_turn_instead_of_failing() {
+    let app = crate::helpers::TestApp::builder().sqlite().var("TB_WORKERS", "2").spawn().await;
+    let acme = app.tenant_admin("acme").await;
+    let me: serde_json::Value =
+        json_body(app.get("/api/users/me").bearer_auth(&acme.token).send().await.unwrap(), StatusCode::OK).await;
+    let admin_id = me["data"]["id"].as_str().unwrap().to_string();
+
+    // Each PATCH reads the row, then writes it: the pattern that fails with "database is locked"
+    // when a deferred transaction has to upgrade after another writer committed.
+    let patches = (0..24).map(|i| {
+        app.patch(&format!("/api/users/{admin_id}"))
+            .tenant_header("acme")
+            .bearer_auth(&acme.token)
+            .json(&json!({"name": format!("Admin {i}")}))
+            .send()
+    });
+    for response in futures_util::future::join_all(patches).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+    }
+}
