@@ -60,7 +60,10 @@ pub async fn login(
 ) -> Result<TokenResponse> {
     let email = credentials.email.trim().to_lowercase();
     state.login_limiter.check(tenant.map(|t| t.id), client, Some(&email))?;
-    if email.len() > 254 || credentials.password.expose_secret().len() > password::MAX_BYTES {
+    if email.len() > 254
+        || email.chars().any(char::is_control)
+        || credentials.password.expose_secret().len() > password::MAX_BYTES
+    {
         return Err(invalid_credentials());
     }
     let (account, scope) = match tenant {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    input::{Checks, Page, check_name, normalize_email},
+    input::{Checks, Page, check_name, json_problem, normalize_email},
     users,
 };
 use crate::{
@@ -111,7 +111,13 @@ fn check_plan(field: &str, plan: &str) -> Result<Plan, FieldError> {
 }
 
 fn check_settings(field: &str, settings: serde_json::Value) -> Result<serde_json::Value, FieldError> {
-    if settings.is_object() { Ok(settings) } else { Err(FieldError::new(field, "invalid", "must be a JSON object")) }
+    if !settings.is_object() {
+        return Err(FieldError::new(field, "invalid", "must be a JSON object"));
+    }
+    if let Some(problem) = json_problem(&settings) {
+        return Err(FieldError::new(field, "invalid", problem));
+    }
+    Ok(settings)
 }
 
 fn check_domains(checks: &mut Checks, raw: &[String], base_domain: &str) -> Vec<String> {
@@ -208,7 +214,10 @@ pub fn key_of(id_or_slug: &str) -> TenantKey {
 /// Reads a live tenant for a platform route (no cache: admins see the current row).
 #[tracing::instrument(skip(db))]
 pub async fn get(db: &PlatformDb, id_or_slug: &str) -> Result<Tenant> {
-    find_live(db, key_of(id_or_slug)).await?.ok_or_else(not_found)
+    match key_of(id_or_slug) {
+        TenantKey::Slug(slug) if !validate::is_valid_slug(&slug) => Err(not_found()),
+        key => find_live(db, key).await?.ok_or_else(not_found),
+    }
 }
 
 /// Lists live tenants by slug, with optional filters and the total count.
@@ -219,6 +228,9 @@ pub async fn list(db: &PlatformDb, filter: &TenantFilter, page: Page) -> Result<
         query = query.filter(tenant::Column::Status.eq(status.as_str()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.contains('\0') || q.chars().count() > 200 {
+            return Err(Error::new(Code::InvalidQuery, "q must be at most 200 characters, without NUL"));
+        }
         let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         use sea_orm::sea_query::ExprTrait;
         let like = |col: tenant::Column| {

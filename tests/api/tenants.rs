@@ -671,3 +671,31 @@ async fn a_deleted_tenants_slug_and_domain_can_be_reused_after_the_purge() {
     let old_admin = app.login(Some("acme"), "admin@acme.test", TENANT_ADMIN_PASSWORD).await;
     assert_problem(old_admin, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
+
+#[tokio::test]
+async fn settings_the_database_could_not_store_or_read_back_are_422_and_the_tenant_stays_reachable() {
+    let app = spawn_app().await;
+    let acme = app.tenant_admin("acme").await;
+    // Raw bodies: a NUL escape, a number at the edge of f64, and nesting 40 deep.
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+    for body in [r#"{"name":"a\u0000b"}"#.to_string(), r#"{"n":1.7976931348623157e308}"#.to_string(), deep] {
+        let response = app
+            .put("/api/tenant/settings")
+            .tenant_header("acme")
+            .bearer_auth(&acme.token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_field_error(response, "settings", Some("invalid")).await;
+    }
+    let tenant = json_body(
+        app.get("/api/tenant").tenant_header("acme").bearer_auth(&acme.token).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(tenant["data"]["settings"], json!({}));
+    let listed = app.as_platform(Method::GET, "/api/tenants?q=%00").await.send().await.unwrap();
+    assert_problem(listed, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
