@@ -18,35 +18,10 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 DURATION="${BENCH_DURATION:-10s}"
 PORT="${BENCH_PORT:-18777}"
 cargo build --release --quiet
-work=$(mktemp -d)
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  if [ -n "${BENCH_POSTGRES:-}" ]; then psql "$BENCH_POSTGRES/postgres" -qc "DROP DATABASE IF EXISTS tb_bench_$$ WITH (FORCE)" || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-if [ -n "${BENCH_POSTGRES:-}" ]; then
-  psql "$BENCH_POSTGRES/postgres" -qc "CREATE DATABASE tb_bench_$$"
-  host="${BENCH_POSTGRES#*@}"
-  export TB_MIGRATE_DATABASE_URL="$BENCH_POSTGRES/tb_bench_$$"
-  export TB_DATABASE_URL="postgres://tb_bench_runtime@$host/tb_bench_$$"
-  target/release/tenantbase migrate >/dev/null
-fi
-
-# Login limits are raised so that the login row measures hashing, not the limiter.
-TB_DATA_DIR="$work" TB_BIND="127.0.0.1:$PORT" TB_LOG=warn \
-  TB_LOGIN_ATTEMPTS_PER_IP=100000000 TB_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 \
-  TB_ADMIN_EMAIL=bench@tenantbase.localhost TB_ADMIN_PASSWORD=bench-root-password \
-  target/release/tenantbase serve >"$work/server.log" 2>&1 &
-server=$!
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 50); do curl -sf "$base/health/live" >/dev/null && break; sleep 0.1; done
-
-json() { python3 -c "import sys,json; print(json.load(sys.stdin)$1)"; }
-root=$(curl -sf "$base/api/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"bench@tenantbase.localhost","password":"bench-root-password"}' | json '["data"]["access_token"]')
-curl -sf "$base/api/tenants" -H "authorization: Bearer $root" -H 'content-type: application/json' \
+# shellcheck source=../lib/server.sh
+. deploy/lib/server.sh
+start_tenantbase target/release/tenantbase "$PORT" bench "${BENCH_POSTGRES:-}"
+curl -sf "$base/api/tenants" -H "authorization: Bearer $root_token" -H 'content-type: application/json' \
   -d '{"slug":"acme","name":"Acme","admin":{"email":"admin@acme.example","password":"bench-acme-password"}}' >/dev/null
 token=$(curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
   -d '{"email":"admin@acme.example","password":"bench-acme-password"}' | json '["data"]["access_token"]')
