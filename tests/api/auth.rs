@@ -69,13 +69,7 @@ async fn a_tenant_admin_logs_in_with_the_tenant_header() {
     let app = spawn_app().await;
     let acme = app.create_tenant_with_admin("acme", "admin@acme.test", TENANT_ADMIN_PASSWORD).await;
 
-    let response = app
-        .post("/api/auth/login")
-        .tenant_header(&acme.id.to_string())
-        .json(&json!({"email": "admin@acme.test", "password": TENANT_ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.login_by_header(&acme.id.to_string(), "admin@acme.test", TENANT_ADMIN_PASSWORD).await;
 
     let token = assert_token_response(response).await;
     assert_eq!(decode_claims(&token)["tid"], acme.id.to_string());

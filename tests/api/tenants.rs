@@ -624,13 +624,7 @@ async fn a_deleted_tenants_admin_can_no_longer_log_in() {
     app.delete_tenant(&acme).await;
 
     let on_its_host = app.login(Some("acme"), "admin@acme.test", TENANT_ADMIN_PASSWORD).await;
-    let by_header = app
-        .post("/api/auth/login")
-        .tenant_header(&acme.id.to_string())
-        .json(&json!({"email": "admin@acme.test", "password": TENANT_ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let by_header = app.login_by_header(&acme.id.to_string(), "admin@acme.test", TENANT_ADMIN_PASSWORD).await;
     let as_platform = app.login(None, "admin@acme.test", TENANT_ADMIN_PASSWORD).await;
 
     assert_problem(on_its_host, StatusCode::NOT_FOUND, "tenant_not_found").await;

@@ -214,6 +214,12 @@ impl TestApp {
         request.send().await.expect("login request")
     }
 
+    /// `POST /api/auth/login` naming the tenant by `X-Tenant-ID` (slug or id) instead of host.
+    pub async fn login_by_header(&self, tenant: &str, email: &str, password: &str) -> Response {
+        let body = json!({"email": email, "password": password});
+        self.post("/api/auth/login").tenant_header(tenant).json(&body).send().await.expect("login request")
+    }
+
     /// Logs in and returns the access token, failing the test on anything but 200.
     pub async fn access_token(&self, tenant_slug: Option<&str>, email: &str, password: &str) -> String {
         let body = json_body(self.login(tenant_slug, email, password).await, StatusCode::OK).await;
