@@ -96,7 +96,11 @@ impl Application {
             }
         }
 
-        let caches = Caches { tenants: tenancy::tenant_cache(10_000), members: auth::members::member_cache(100_000) };
+        let caches = Caches {
+            tenants: tenancy::tenant_cache(10_000),
+            members: auth::members::member_cache(100_000),
+            collections: services::collections::collection_cache(10_000),
+        };
         notify::spawn_listener(&conn, caches.clone());
         let (purges, purge_caches) = (platform.clone(), caches.clone());
         tokio::spawn(async move {

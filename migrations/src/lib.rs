@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_platform;
 mod m20261123_000002_users;
 mod m20261123_000003_sessions;
+pub mod m20261123_000004_collections;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_platform::Migration),
             Box::new(m20261123_000002_users::Migration),
             Box::new(m20261123_000003_sessions::Migration),
+            Box::new(m20261123_000004_collections::Migration),
         ]
     }
 }

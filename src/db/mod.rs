@@ -4,13 +4,14 @@
 pub(crate) mod connect;
 pub mod notify;
 pub mod roles;
+pub mod item_query;
 mod tenant_db;
 
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 
 pub use connect::{connect, migrate};
 pub use roles::RoleCheck;
-pub use tenant_db::{TenantDb, TenantOwned, TenantTxn};
+pub use tenant_db::{Scoped, TenantDb, TenantOwned, TenantTxn};
 
 /// Errors of connecting, migrating and checking the database.
 #[derive(Debug, thiserror::Error)]

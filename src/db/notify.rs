@@ -6,7 +6,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
-use crate::{auth::members::MemberCache, tenancy::TenantCache};
+use crate::{auth::members::MemberCache, services::collections::CollectionCache, tenancy::TenantCache};
 
 const CHANNEL: &str = "tb_changes";
 
@@ -15,6 +15,8 @@ const CHANNEL: &str = "tb_changes";
 pub enum Change {
     Tenant(Uuid),
     Member { tenant: Uuid, user: Uuid },
+    /// A tenant's collection definitions.
+    Collections(Uuid),
 }
 
 impl Change {
@@ -22,6 +24,7 @@ impl Change {
         match self {
             Change::Tenant(id) => format!("tenant:{id}"),
             Change::Member { tenant, user } => format!("member:{tenant}:{user}"),
+            Change::Collections(id) => format!("collections:{id}"),
         }
     }
 
@@ -29,6 +32,7 @@ impl Change {
         let mut parts = payload.split(':');
         let change = match (parts.next()?, parts.next()?, parts.next()) {
             ("tenant", id, None) => Change::Tenant(id.parse().ok()?),
+            ("collections", id, None) => Change::Collections(id.parse().ok()?),
             ("member", tenant, Some(user)) => Change::Member { tenant: tenant.parse().ok()?, user: user.parse().ok()? },
             _ => return None,
         };
@@ -41,6 +45,7 @@ impl Change {
 pub struct Caches {
     pub tenants: TenantCache,
     pub members: MemberCache,
+    pub collections: CollectionCache,
 }
 
 impl Caches {
@@ -50,14 +55,17 @@ impl Caches {
             Change::Tenant(id) => {
                 self.tenants.invalidate(id);
                 self.members.invalidate_tenant(id);
+                self.collections.invalidate(id);
             }
             Change::Member { tenant, user } => self.members.invalidate_member(tenant, user),
+            Change::Collections(id) => self.collections.invalidate(id),
         }
     }
 
     fn clear(&self) {
         self.tenants.clear();
         self.members.clear();
+        self.collections.clear();
     }
 }
 
@@ -125,7 +133,7 @@ mod tests {
     #[test]
     fn payloads_round_trip() {
         let (tenant, user) = (Uuid::now_v7(), Uuid::now_v7());
-        for change in [Change::Tenant(tenant), Change::Member { tenant, user }] {
+        for change in [Change::Tenant(tenant), Change::Member { tenant, user }, Change::Collections(tenant)] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }
         for bad in ["", "tenant", "tenant:x", "member:a:b", "tenant:1:2:3", "other:1"] {

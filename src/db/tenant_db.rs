@@ -91,24 +91,27 @@ impl TenantTxn {
         self.tenant_id
     }
 
-    /// The transaction, to execute the scoped queries this handle builds.
-    pub fn conn(&self) -> &DatabaseTransaction {
+    /// The transaction's connection, for platform tables (tenants, domains, platform admins)
+    /// that platform code changes in the same unit of work. Tenant-owned rows never go through
+    /// it: they are reached with [`TenantTxn::find`] and its siblings, which scope every query.
+    pub fn platform_conn(&self) -> &DatabaseTransaction {
         &self.txn
     }
 
-    /// `SELECT ... WHERE tenant_id = $current`.
-    pub fn find<E: TenantOwned>(&self) -> Select<E> {
-        E::find().filter(E::TENANT_ID.eq(self.tenant_id))
+    /// `SELECT ... WHERE tenant_id = $current`; narrow it with [`Scoped::filter`] or
+    /// [`Scoped::map`], run it with [`Scoped::all`], [`Scoped::one`] or [`Scoped::count`].
+    pub fn find<E: TenantOwned>(&self) -> Scoped<Select<E>> {
+        Scoped(E::find().filter(E::TENANT_ID.eq(self.tenant_id)))
     }
 
-    /// `UPDATE ... WHERE tenant_id = $current` (set columns with `col_expr`, narrow with `filter`).
-    pub fn update_many<E: TenantOwned>(&self) -> UpdateMany<E> {
-        E::update_many().filter(E::TENANT_ID.eq(self.tenant_id))
+    /// `UPDATE ... WHERE tenant_id = $current` (set columns with `col_expr` inside [`Scoped::map`]).
+    pub fn update_many<E: TenantOwned>(&self) -> Scoped<UpdateMany<E>> {
+        Scoped(E::update_many().filter(E::TENANT_ID.eq(self.tenant_id)))
     }
 
-    /// `DELETE ... WHERE tenant_id = $current` (narrow it further with `filter`).
-    pub fn delete_many<E: TenantOwned>(&self) -> DeleteMany<E> {
-        E::delete_many().filter(E::TENANT_ID.eq(self.tenant_id))
+    /// `DELETE ... WHERE tenant_id = $current`.
+    pub fn delete_many<E: TenantOwned>(&self) -> Scoped<DeleteMany<E>> {
+        Scoped(E::delete_many().filter(E::TENANT_ID.eq(self.tenant_id)))
     }
 
     /// Inserts a row of this tenant; a `tenant_id` set by the caller is overwritten.
@@ -123,7 +126,98 @@ impl TenantTxn {
         model.insert(&self.txn).await
     }
 
+    /// Inserts rows of this tenant in one statement; `tenant_id` is stamped on every row. All
+    /// rows must set the same columns.
+    pub async fn insert_many<A>(&self, models: Vec<A>) -> Result<(), DbErr>
+    where
+        A: ActiveModelTrait + Send,
+        A::Entity: TenantOwned,
+    {
+        if models.is_empty() {
+            return Ok(());
+        }
+        let models = models.into_iter().map(|mut model| {
+            model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
+            model
+        });
+        <A::Entity as EntityTrait>::insert_many(models).exec_without_returning(&self.txn).await?;
+        Ok(())
+    }
+
+    /// Updates one row of this tenant by primary key. The key's `tenant_id` is the current
+    /// tenant whatever the model says, so a row of another tenant is never matched.
+    pub async fn update<A>(&self, model: A) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantOwned,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let mut model = model;
+        model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
+        model.update(&self.txn).await
+    }
+
+    /// Runs a statement built by this module's query compilers, which scope it themselves.
+    pub(super) fn raw(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Announces a change to every instance when this transaction commits.
+    pub async fn announce(&self, change: super::notify::Change) -> Result<(), DbErr> {
+        super::notify::announce(&self.txn, change).await
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
+    }
+}
+
+/// A query already narrowed to the current tenant. It can only be run against a [`TenantTxn`],
+/// whose transaction has `app.tenant_id` set, so both walls apply to it.
+#[must_use = "a scoped query does nothing until it is run"]
+pub struct Scoped<Q>(Q);
+
+impl<Q: QueryFilter> Scoped<Q> {
+    /// Adds a condition (conditions only ever narrow the tenant filter).
+    pub fn filter(self, condition: impl sea_orm::sea_query::IntoCondition) -> Self {
+        Scoped(self.0.filter(condition))
+    }
+}
+
+impl<Q> Scoped<Q> {
+    /// Refines the query (order, limit, locks, columns to set); the tenant filter stays.
+    pub fn map(self, refine: impl FnOnce(Q) -> Q) -> Self {
+        Scoped(refine(self.0))
+    }
+}
+
+impl<E: EntityTrait> Scoped<Select<E>> {
+    pub async fn all(self, txn: &TenantTxn) -> Result<Vec<E::Model>, DbErr> {
+        self.0.all(&txn.txn).await
+    }
+
+    pub async fn one(self, txn: &TenantTxn) -> Result<Option<E::Model>, DbErr> {
+        self.0.one(&txn.txn).await
+    }
+
+    pub async fn count(self, txn: &TenantTxn) -> Result<u64, DbErr>
+    where
+        E::Model: Sync,
+    {
+        sea_orm::PaginatorTrait::count(self.0, &txn.txn).await
+    }
+}
+
+impl<E: EntityTrait> Scoped<UpdateMany<E>> {
+    /// Runs the update; returns the number of rows changed.
+    pub async fn exec(self, txn: &TenantTxn) -> Result<u64, DbErr> {
+        Ok(self.0.exec(&txn.txn).await?.rows_affected)
+    }
+}
+
+impl<E: EntityTrait> Scoped<DeleteMany<E>> {
+    /// Runs the delete; returns the number of rows deleted.
+    pub async fn exec(self, txn: &TenantTxn) -> Result<u64, DbErr> {
+        Ok(self.0.exec(&txn.txn).await?.rows_affected)
     }
 }

@@ -1,5 +1,7 @@
 //! sea-orm entities, one per table, kept plain; behaviour lives in `services/` and `db/`.
 
+pub mod collection;
+pub mod item;
 pub mod platform_admin;
 pub mod session;
 pub mod tenant;

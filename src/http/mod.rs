@@ -2,7 +2,9 @@
 //! errors (bad JSON, bad query, unknown route) into problem+json.
 
 mod auth;
+mod collections;
 mod health;
+mod items;
 mod openapi;
 mod response;
 mod tenant;
@@ -57,6 +59,8 @@ pub fn app(
         .configure(tenants::configure)
         .configure(tenant::configure)
         .configure(users::configure)
+        .configure(collections::configure)
+        .configure(items::configure)
         .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
         .route(
             "/docs",

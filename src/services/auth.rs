@@ -69,7 +69,7 @@ pub async fn login(
     let (account, scope) = match tenant {
         Some(tenant) => {
             let txn = state.db.tenant(tenant.id).read().await?;
-            let found = txn.find::<user::Entity>().filter(user::Column::Email.eq(&email)).one(txn.conn()).await?;
+            let found = txn.find::<user::Entity>().filter(user::Column::Email.eq(&email)).one(&txn).await?;
             txn.commit().await?;
             let account = found
                 .filter(|u| u.status == "active")

@@ -114,6 +114,15 @@ impl Checks {
         self.0.push(error);
     }
 
+    /// How many errors are recorded so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// `Ok` if nothing failed, else 422 `validation_failed` listing every field.
     pub fn finish(self) -> Result<(), Error> {
         if self.0.is_empty() { Ok(()) } else { Err(Error::validation(self.0)) }

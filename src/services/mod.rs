@@ -3,6 +3,10 @@
 
 pub mod admins;
 pub mod auth;
+pub mod collections;
+pub mod fields;
+pub mod item_query;
+pub mod items;
 pub mod input;
 pub mod sessions;
 pub mod tenants;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QuerySelect, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -118,8 +118,8 @@ pub async fn refresh(
     let row = txn
         .find::<session::Entity>()
         .filter(session::Column::TokenHash.eq(hash_refresh_token(token)))
-        .lock_exclusive()
-        .one(txn.conn())
+        .map(|q| q.lock_exclusive())
+        .one(&txn)
         .await?
         .ok_or_else(invalid_refresh_token)?;
     if row.spent_at.is_some() {
@@ -139,18 +139,18 @@ pub async fn refresh(
             .find::<user::Entity>()
             .filter(user::Column::Id.eq(row.user_id))
             .filter(user::Column::Status.eq("active"))
-            .one(txn.conn())
+            .one(&txn)
             .await?
             .and_then(|u| Role::parse_tenant_role(&u.role)),
         SessionScope::Platform => {
-            platform_admin::Entity::find_by_id(row.user_id).one(txn.conn()).await?.map(|_| Role::PlatformAdmin)
+            platform_admin::Entity::find_by_id(row.user_id).one(txn.platform_conn()).await?.map(|_| Role::PlatformAdmin)
         }
     }
     .ok_or_else(invalid_refresh_token)?;
 
     let mut spent: session::ActiveModel = row.clone().into();
     spent.spent_at = Set(Some(Utc::now()));
-    spent.update(txn.conn()).await?;
+    txn.update(spent).await?;
     let refresh_token = insert(&txn, scope, row.family_id, row.user_id, state.config.refresh_token_ttl).await?;
     txn.commit().await?;
     token_pair(state, scope, row.user_id, role, refresh_token)
@@ -164,7 +164,7 @@ pub async fn logout(state: &AppState, token: &str) -> Result<()> {
     let row = txn
         .find::<session::Entity>()
         .filter(session::Column::TokenHash.eq(hash_refresh_token(token)))
-        .one(txn.conn())
+        .one(&txn)
         .await?;
     if let Some(row) = row {
         revoke_family(&txn, row.family_id).await?;
@@ -185,10 +185,10 @@ pub async fn revoke_user(txn: &TenantTxn, user_id: Uuid) -> Result<()> {
 /// Revokes the live sessions whose `column` is `id`.
 async fn revoke_where(txn: &TenantTxn, column: session::Column, id: Uuid) -> Result<()> {
     txn.update_many::<session::Entity>()
-        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .map(|q| q.col_expr(session::Column::RevokedAt, Expr::value(Utc::now())))
         .filter(column.eq(id))
         .filter(session::Column::RevokedAt.is_null())
-        .exec(txn.conn())
+        .exec(&txn)
         .await?;
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::{
     auth::{Role, password},
     db::{
         PlatformDb, TenantTxn,
-        notify::{self, Caches, Change},
+        notify::{Caches, Change},
     },
     entities::{session, tenant, tenant_domain, user},
     error::{Code, Error, FieldError, Result},
@@ -288,14 +288,14 @@ pub async fn create(state: &AppState, input: NewTenant) -> Result<Tenant> {
     if let Some((email, hash)) = admin {
         users::insert_user(&txn, &email, hash, Role::Admin, None).await?;
     }
-    notify::announce(txn.conn(), Change::Tenant(id)).await?;
+    txn.announce(Change::Tenant(id)).await?;
     txn.commit().await?;
     state.caches.apply(Change::Tenant(id));
     get(&state.db, &id.to_string()).await
 }
 
 async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) -> Result<()> {
-    let taken = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.conn()).await?;
+    let taken = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.platform_conn()).await?;
     if taken.is_some() {
         return Err(Error::new(Code::TenantExists, format!("A tenant with slug `{}` already exists.", spec.slug)));
     }
@@ -311,7 +311,7 @@ async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) -> Result<(
         updated_at: Set(now),
         deleted_at: Set(None),
     }
-    .insert(txn.conn())
+    .insert(txn.platform_conn())
     .await
     .map_err(|e| on_unique(e, Code::TenantExists))?;
     add_domains(txn, &spec.domains).await
@@ -319,17 +319,17 @@ async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) -> Result<(
 
 async fn add_domains(txn: &TenantTxn, domains: &[String]) -> Result<()> {
     for domain in domains {
-        let owner = tenant_domain::Entity::find_by_id(domain.clone()).one(txn.conn()).await?;
+        let owner = tenant_domain::Entity::find_by_id(domain.clone()).one(txn.platform_conn()).await?;
         if owner.is_some_and(|d| d.tenant_id != txn.tenant_id()) {
             return Err(Error::new(Code::DomainTaken, format!("The domain `{domain}` belongs to another tenant.")));
         }
     }
     txn.delete_many::<tenant_domain::Entity>()
         .filter(tenant_domain::Column::Domain.is_not_in(domains.iter().cloned()))
-        .exec(txn.conn())
+        .exec(&txn)
         .await?;
     let existing: Vec<String> =
-        txn.find::<tenant_domain::Entity>().all(txn.conn()).await?.into_iter().map(|d| d.domain).collect();
+        txn.find::<tenant_domain::Entity>().all(&txn).await?.into_iter().map(|d| d.domain).collect();
     for domain in domains.iter().filter(|d| !existing.contains(d)) {
         let row = tenant_domain::ActiveModel {
             domain: Set(domain.clone()),
@@ -354,7 +354,7 @@ async fn live_row(txn: &TenantTxn) -> Result<tenant::Model> {
     tenant::Entity::find_by_id(txn.tenant_id())
         .filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()))
         .lock_exclusive()
-        .one(txn.conn())
+        .one(txn.platform_conn())
         .await?
         .ok_or_else(not_found)
 }
@@ -370,8 +370,8 @@ where
     let row: tenant::ActiveModel = live_row(&txn).await?.into();
     let mut row = change(&txn, row).await?;
     row.updated_at = Set(Utc::now());
-    row.update(txn.conn()).await?;
-    notify::announce(txn.conn(), Change::Tenant(id)).await?;
+    row.update(txn.platform_conn()).await?;
+    txn.announce(Change::Tenant(id)).await?;
     txn.commit().await?;
     state.caches.apply(Change::Tenant(id));
     Ok(id)
@@ -435,9 +435,10 @@ pub async fn set_status(state: &AppState, id_or_slug: &str, status: TenantStatus
 pub async fn usage(state: &AppState, id_or_slug: &str) -> Result<Usage> {
     let id = get(&state.db, id_or_slug).await?.id;
     let txn = state.db.tenant(id).read().await?;
-    let users = txn.find::<user::Entity>().count(txn.conn()).await?;
+    let users = txn.find::<user::Entity>().count(&txn).await?;
+    let (collections, items) = super::collections::usage(&txn).await?;
     txn.commit().await?;
-    Ok(Usage { users, collections: 0, items: 0, files: 0, storage_bytes: 0, requests_24h: 0, rate_limited_24h: 0 })
+    Ok(Usage { users, collections, items, files: 0, storage_bytes: 0, requests_24h: 0, rate_limited_24h: 0 })
 }
 
 /// Makes the tenant unreachable at once and purges its rows in the background. A purge cut
@@ -468,19 +469,20 @@ pub async fn purge(db: &PlatformDb, caches: &Caches, id: Uuid) -> Result<()> {
     let txn = db.tenant(id).begin().await?;
     let deleted = tenant::Entity::find_by_id(id)
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
-        .one(txn.conn())
+        .one(txn.platform_conn())
         .await?;
     if deleted.is_none() {
         return Ok(()); // already purged, or not deleted at all
     }
-    txn.delete_many::<session::Entity>().exec(txn.conn()).await?;
-    let users = txn.delete_many::<user::Entity>().exec(txn.conn()).await?.rows_affected;
-    txn.delete_many::<tenant_domain::Entity>().exec(txn.conn()).await?;
-    tenant::Entity::delete_by_id(id).exec(txn.conn()).await?;
-    notify::announce(txn.conn(), Change::Tenant(id)).await?;
+    let items = super::collections::purge(&txn).await?;
+    txn.delete_many::<session::Entity>().exec(&txn).await?;
+    let users = txn.delete_many::<user::Entity>().exec(&txn).await?;
+    txn.delete_many::<tenant_domain::Entity>().exec(&txn).await?;
+    tenant::Entity::delete_by_id(id).exec(txn.platform_conn()).await?;
+    txn.announce(Change::Tenant(id)).await?;
     txn.commit().await?;
     caches.apply(Change::Tenant(id));
-    tracing::info!(tenant = %id, users, "tenant purged");
+    tracing::info!(tenant = %id, users, items, "tenant purged");
     Ok(())
 }
 
@@ -497,10 +499,10 @@ pub async fn resume_purges(db: &PlatformDb, caches: &Caches) -> Result<()> {
 /// Creates or updates a tenant from a manifest inside the caller's transaction (`tenants
 /// apply`); changes nothing when the tenant already matches.
 pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
-    let existing = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.conn()).await?;
+    let existing = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.platform_conn()).await?;
     let Some(row) = existing else {
         insert_tenant(txn, txn.tenant_id(), spec).await?;
-        notify::announce(txn.conn(), Change::Tenant(txn.tenant_id())).await?;
+        txn.announce(Change::Tenant(txn.tenant_id())).await?;
         return Ok(Applied::Created);
     };
     if row.status == TenantStatus::Deleted.as_str() {
@@ -509,7 +511,7 @@ pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
             format!("tenant `{}` is being deleted; apply again later", spec.slug),
         ));
     }
-    let current = with_domains(txn.conn(), row.clone()).await?;
+    let current = with_domains(txn.platform_conn(), row.clone()).await?;
     let same = current.name == spec.name
         && current.plan == spec.plan
         && current.domains == sorted(&spec.domains)
@@ -523,8 +525,8 @@ pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
     active.plan = Set(spec.plan.as_str().into());
     active.settings = Set(spec.settings.clone());
     active.updated_at = Set(Utc::now());
-    active.update(txn.conn()).await?;
-    notify::announce(txn.conn(), Change::Tenant(txn.tenant_id())).await?;
+    active.update(txn.platform_conn()).await?;
+    txn.announce(Change::Tenant(txn.tenant_id())).await?;
     Ok(Applied::Updated)
 }
 
@@ -542,7 +544,7 @@ pub async fn id_by_slug(db: &PlatformDb, slug: &str) -> Result<Option<Uuid>> {
 
 /// Ensures a tenant user with this email exists (manifest admins); never resets a password.
 pub async fn ensure_admin_user(txn: &TenantTxn, email: &str, password: SecretString) -> Result<bool> {
-    let exists = txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(txn.conn()).await?;
+    let exists = txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(&txn).await?;
     if exists.is_some() {
         return Ok(false);
     }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryOrder, QuerySelect,
     SqlErr,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -141,7 +141,7 @@ fn is_active_admin(row: &user::Model) -> bool {
 /// What request checks need about a user; `None` when the user no longer exists.
 pub async fn load_member(db: &PlatformDb, tenant_id: Uuid, user_id: Uuid) -> Result<Option<MemberState>> {
     let txn = db.tenant(tenant_id).read().await?;
-    let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(txn.conn()).await?;
+    let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(&txn).await?;
     txn.commit().await?;
     Ok(row.map(|u| MemberState {
         role: Role::parse_tenant_role(&u.role).unwrap_or(Role::Viewer),
@@ -187,13 +187,11 @@ fn on_unique_email(error: sea_orm::DbErr) -> Error {
 #[tracing::instrument(skip(state))]
 pub async fn list(state: &AppState, tenant_id: Uuid, page: Page) -> Result<(Vec<UserView>, Option<u64>)> {
     let txn = state.db.tenant(tenant_id).read().await?;
-    let total = if page.with_total { Some(txn.find::<user::Entity>().count(txn.conn()).await?) } else { None };
+    let total = if page.with_total { Some(txn.find::<user::Entity>().count(&txn).await?) } else { None };
     let rows = txn
         .find::<user::Entity>()
-        .order_by_asc(user::Column::Email)
-        .limit(page.limit)
-        .offset(page.offset)
-        .all(txn.conn())
+        .map(|q| q.order_by_asc(user::Column::Email).limit(page.limit).offset(page.offset))
+        .all(&txn)
         .await?;
     txn.commit().await?;
     Ok((rows.into_iter().map(UserView::from).collect(), total))
@@ -203,7 +201,7 @@ pub async fn list(state: &AppState, tenant_id: Uuid, page: Page) -> Result<(Vec<
 #[tracing::instrument(skip(state))]
 pub async fn get(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<UserView> {
     let txn = state.db.tenant(tenant_id).read().await?;
-    let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(id)).one(txn.conn()).await?;
+    let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(id)).one(&txn).await?;
     txn.commit().await?;
     row.map(UserView::from).ok_or_else(not_found)
 }
@@ -294,7 +292,7 @@ pub async fn update(state: &AppState, tenant_id: Uuid, id: Uuid, patch: UserPatc
         active.sessions_valid_after = Set(Some(now));
         sessions::revoke_user(&txn, id).await?;
     }
-    let row = active.update(txn.conn()).await.map_err(on_unique_email)?;
+    let row = txn.update(active).await.map_err(on_unique_email)?;
     member_changed(state, txn, id).await?;
     Ok(row.into())
 }
@@ -307,16 +305,16 @@ pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<()> {
     if is_active_admin(&row) {
         ensure_another_active_admin(&txn, id).await?;
     }
-    txn.delete_many::<session::Entity>().filter(session::Column::UserId.eq(id)).exec(txn.conn()).await?;
-    txn.delete_many::<user::Entity>().filter(user::Column::Id.eq(id)).exec(txn.conn()).await?;
+    txn.delete_many::<session::Entity>().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
+    txn.delete_many::<user::Entity>().filter(user::Column::Id.eq(id)).exec(&txn).await?;
     member_changed(state, txn, id).await
 }
 
 async fn locked_user(txn: &TenantTxn, id: Uuid) -> Result<user::Model> {
     txn.find::<user::Entity>()
         .filter(user::Column::Id.eq(id))
-        .lock_exclusive()
-        .one(txn.conn())
+        .map(|q| q.lock_exclusive())
+        .one(txn)
         .await?
         .ok_or_else(not_found)
 }
@@ -329,8 +327,8 @@ async fn ensure_another_active_admin(txn: &TenantTxn, except: Uuid) -> Result<()
         .filter(user::Column::Role.eq(Role::Admin.as_str()))
         .filter(user::Column::Status.eq(UserStatus::Active.as_str()))
         .filter(user::Column::Id.ne(except))
-        .lock_exclusive()
-        .all(txn.conn())
+        .map(|q| q.lock_exclusive())
+        .all(txn)
         .await?;
     if others.is_empty() {
         return Err(Error::new(Code::LastAdmin, "A tenant must keep at least one active admin."));
@@ -341,7 +339,7 @@ async fn ensure_another_active_admin(txn: &TenantTxn, except: Uuid) -> Result<()
 /// Commits and makes every instance forget what it cached about the user.
 async fn member_changed(state: &AppState, txn: TenantTxn, user: Uuid) -> Result<()> {
     let change = notify::Change::Member { tenant: txn.tenant_id(), user };
-    notify::announce(txn.conn(), change).await?;
+    txn.announce(change).await?;
     txn.commit().await?;
     state.caches.apply(change);
     Ok(())

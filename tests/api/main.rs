@@ -6,8 +6,12 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod collections;
 mod errors;
 mod health;
+mod items;
+mod items_isolation;
+mod items_query;
 mod key_rotation;
 mod login_protection;
 mod openapi;

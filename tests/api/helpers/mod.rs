@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod items;
 pub mod postgres;
 pub mod tokens;
 pub mod users;

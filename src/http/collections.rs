@@ -1,0 +1,122 @@
+//! `/api/collections…`: a tenant's collection definitions; admins write, members read.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
+
+use super::{Data, List, created};
+use crate::{
+    auth::{
+        TenantCaller,
+        roles::{Admin, Member},
+    },
+    error::{Error, Problem},
+    services::collections::{self, CollectionPatch, CollectionView, NewCollection},
+    state::AppState,
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        scope("/api/collections")
+            .service(list)
+            .service(create)
+            .service(read)
+            .service(add_fields)
+            .service(remove)
+            .service(remove_field),
+    );
+}
+
+/// The tenant's collections, by name.
+#[utoipa::path(
+    tag = "collections", security(("bearer" = [])),
+    responses((status = 200, body = List<CollectionView>), (status = 401, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("")]
+async fn list(caller: TenantCaller<Member>, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::Ok().json(List::new(collections::list(&state, caller.tenant.id).await?, None)))
+}
+
+/// Define a collection (tenant admins).
+#[utoipa::path(
+    tag = "collections", security(("bearer" = [])), request_body = NewCollection,
+    responses(
+        (status = 201, body = Data<CollectionView>), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`collection_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("")]
+async fn create(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    body: web::Json<NewCollection>,
+) -> Result<HttpResponse, Error> {
+    Ok(created(collections::create(&state, caller.tenant.id, body.into_inner()).await?))
+}
+
+/// One collection.
+#[utoipa::path(
+    tag = "collections", security(("bearer" = [])), params(("name" = String, Path)),
+    responses((status = 200, body = Data<CollectionView>), (status = 404, description = "`collection_not_found`", body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/{name}")]
+async fn read(
+    caller: TenantCaller<Member>,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<web::Json<Data<CollectionView>>, Error> {
+    Ok(web::Json(Data { data: collections::get(&state, caller.tenant.id, &name).await?.view() }))
+}
+
+/// Add fields to a collection; a new field's default is written into existing items.
+#[utoipa::path(
+    tag = "collections", security(("bearer" = [])), params(("name" = String, Path)), request_body = CollectionPatch,
+    responses(
+        (status = 200, body = Data<CollectionView>), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/{name}")]
+async fn add_fields(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    body: web::Json<CollectionPatch>,
+) -> Result<web::Json<Data<CollectionView>>, Error> {
+    let collection = collections::add_fields(&state, caller.tenant.id, &name, body.into_inner()).await?;
+    Ok(web::Json(Data { data: collection }))
+}
+
+/// Delete a collection and all its items.
+#[utoipa::path(
+    tag = "collections", security(("bearer" = [])), params(("name" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[delete("/{name}")]
+async fn remove(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    collections::delete(&state, caller.tenant.id, &name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Drop a field and its values from every item.
+#[utoipa::path(
+    tag = "collections", security(("bearer" = [])), params(("name" = String, Path), ("field" = String, Path)),
+    responses(
+        (status = 200, body = Data<CollectionView>), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`collection_not_found` or `field_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/{name}/fields/{field}")]
+async fn remove_field(
+    caller: TenantCaller<Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<Data<CollectionView>>, Error> {
+    let (name, field) = path.into_inner();
+    Ok(web::Json(Data { data: collections::drop_field(&state, caller.tenant.id, &name, &field).await? }))
+}

@@ -1,0 +1,155 @@
+//! `/api/items/{collection}…`: the data API. Viewers read, editors and admins write.
+
+use actix_web::{
+    HttpRequest, HttpResponse, delete, get,
+    http::header::{ETAG, IF_MATCH},
+    patch, post, web,
+};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
+
+use super::{Data, List};
+use crate::{
+    auth::{
+        TenantCaller,
+        roles::{Editor, Member},
+    },
+    error::{Code, Error, Problem},
+    services::{
+        item_query::ListParams,
+        items::{self, Created, Precondition},
+    },
+    state::AppState,
+};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        scope("/api/items").service(list).service(create).service(read).service(update).service(remove),
+    );
+}
+
+/// An item: `id`, every field of its collection (`null` when unset), `date_created`,
+/// `date_updated`, `user_created` and `version`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct Item(Value);
+
+/// `If-Match`: `"3"`, `3`, `W/"3"` or `*`.
+fn precondition(req: &HttpRequest) -> Result<Option<Precondition>, Error> {
+    let Some(value) = req.headers().get(IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(Some(Precondition::Exists));
+    }
+    let tag = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    tag.parse().map(|v| Some(Precondition::Version(v))).map_err(|_| {
+        Error::new(Code::InvalidHeader, "If-Match must be an item version such as \"3\", or *.")
+    })
+}
+
+/// `200` with the item and its version as `ETag`.
+fn with_etag(item: Value) -> HttpResponse {
+    let version = item["version"].as_i64().unwrap_or_default();
+    HttpResponse::Ok().insert_header((ETAG, format!("\"{version}\""))).json(Data { data: Item(item) })
+}
+
+/// List items, with filter, sort, search, fields and paging (docs/data-api.md).
+#[utoipa::path(
+    tag = "items", security(("bearer" = [])), params(("collection" = String, Path), ListParams),
+    responses(
+        (status = 200, body = List<Item>), (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`collection_not_found`", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/{collection}")]
+async fn list(
+    caller: TenantCaller<Member>,
+    state: web::Data<AppState>,
+    collection: web::Path<String>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, Error> {
+    let (items, total) = items::list(&state, caller.tenant.id, &collection, &params).await?;
+    Ok(HttpResponse::Ok().json(List::new(items.into_iter().map(Item).collect(), total)))
+}
+
+/// Create one item (an object) or several, all or nothing (an array).
+#[utoipa::path(
+    tag = "items", security(("bearer" = [])), params(("collection" = String, Path)), request_body = Item,
+    responses(
+        (status = 201, body = Data<Item>), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/{collection}")]
+async fn create(
+    caller: TenantCaller<Editor>,
+    state: web::Data<AppState>,
+    collection: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Error> {
+    let created = items::create(&state, &caller.caller, caller.tenant.id, &collection, body.into_inner()).await?;
+    Ok(match created {
+        Created::One(item) => super::created(Item(item)),
+        Created::Many(items) => super::created(items.into_iter().map(Item).collect::<Vec<_>>()),
+    })
+}
+
+/// One item; its `ETag` is its version.
+#[utoipa::path(
+    tag = "items", security(("bearer" = [])), params(("collection" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = Data<Item>), (status = 404, description = "`item_not_found`", body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/{collection}/{id}")]
+async fn read(
+    caller: TenantCaller<Member>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (collection, id) = path.into_inner();
+    Ok(with_etag(items::get(&state, caller.tenant.id, &collection, &id).await?))
+}
+
+/// Change the fields present in the body; `If-Match: "<version>"` guards against lost updates.
+#[utoipa::path(
+    tag = "items", security(("bearer" = [])), params(("collection" = String, Path), ("id" = Uuid, Path)), request_body = Item,
+    responses(
+        (status = 200, body = Data<Item>), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_conflict`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[patch("/{collection}/{id}")]
+async fn update(
+    caller: TenantCaller<Editor>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Error> {
+    let (collection, id) = path.into_inner();
+    let precondition = precondition(&req)?;
+    let item = items::update(&state, caller.tenant.id, &collection, &id, body.into_inner(), precondition).await?;
+    Ok(with_etag(item))
+}
+
+/// Delete an item (`If-Match` honoured).
+#[utoipa::path(
+    tag = "items", security(("bearer" = [])), params(("collection" = String, Path), ("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_conflict`", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/{collection}/{id}")]
+async fn remove(
+    caller: TenantCaller<Editor>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let (collection, id) = path.into_inner();
+    items::delete(&state, caller.tenant.id, &collection, &id, precondition(&req)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

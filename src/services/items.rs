@@ -1,0 +1,486 @@
+//! Items: the records of a collection (docs/data-api.md "Items"). Values are checked against the
+//! collection's fields and normalised; unique fields are enforced per tenant and collection by
+//! the database (and checked first, to name the offending object of an array); every write bumps
+//! `version`, which `If-Match` compares.
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, QuerySelect, SqlErr};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{
+    collections::{self, Collection, SYSTEM_FIELDS},
+    fields::{StoredField, format_datetime},
+    input::Checks,
+    item_query::{self, ListParams},
+};
+use crate::{
+    auth::Caller,
+    db::{
+        TenantTxn,
+        item_query::{ItemRow, Slot},
+    },
+    entities::item,
+    error::{Code, Error, FieldError, Result},
+    state::AppState,
+};
+
+/// Most objects one `POST` may create.
+pub const MAX_BATCH: usize = 1000;
+
+/// What `If-Match` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// `*`: the item exists.
+    Exists,
+    /// The item is at this version.
+    Version(i64),
+}
+
+/// One object or an array of them, as posted and as answered.
+#[derive(Debug)]
+pub enum Created {
+    One(Value),
+    Many(Vec<Value>),
+}
+
+/// An item as stored, whatever query read it.
+struct Stored {
+    id: Uuid,
+    data: Map<String, Value>,
+    version: i64,
+    date_created: String,
+    date_updated: String,
+    user_created: Option<Uuid>,
+}
+
+impl From<item::Model> for Stored {
+    fn from(row: item::Model) -> Self {
+        let data = match row.data {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Stored {
+            id: row.id,
+            data,
+            version: row.version,
+            date_created: row.date_created,
+            date_updated: row.date_updated,
+            user_created: row.user_created,
+        }
+    }
+}
+
+impl TryFrom<ItemRow> for Stored {
+    type Error = Error;
+
+    fn try_from(row: ItemRow) -> Result<Self> {
+        let data = serde_json::from_str(&row.data)
+            .map_err(|e| Error::internal(format!("item {} holds unreadable data: {e}", row.id)))?;
+        Ok(Stored {
+            id: row.id,
+            data,
+            version: row.version,
+            date_created: row.date_created,
+            date_updated: row.date_updated,
+            user_created: row.user_created,
+        })
+    }
+}
+
+impl Stored {
+    /// The item as the API shows it: `id`, every field (null when unset), the system fields;
+    /// only the members in `only`, when given.
+    fn render(mut self, collection: &Collection, only: Option<&[String]>) -> Value {
+        let mut out = Map::new();
+        let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
+        if wanted("id") {
+            out.insert("id".into(), self.id.to_string().into());
+        }
+        for field in &collection.fields {
+            if wanted(field.name()) {
+                out.insert(field.name().into(), self.data.remove(field.name()).unwrap_or(Value::Null));
+            }
+        }
+        for (name, value) in [
+            ("date_created", Value::from(self.date_created)),
+            ("date_updated", Value::from(self.date_updated)),
+            ("user_created", self.user_created.map_or(Value::Null, |id| id.to_string().into())),
+            ("version", Value::from(self.version)),
+        ] {
+            if wanted(name) {
+                out.insert(name.into(), value);
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+fn not_found() -> Error {
+    Error::new(Code::ItemNotFound, "No such item in this collection.")
+}
+
+/// An item id from the path; anything that is not a UUID names no item.
+fn item_id(raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| not_found())
+}
+
+/// Lists a collection's items (docs/data-api.md "Listing").
+#[tracing::instrument(skip(state, params))]
+pub async fn list(
+    state: &AppState,
+    tenant_id: Uuid,
+    name: &str,
+    params: &ListParams,
+) -> Result<(Vec<Value>, Option<u64>)> {
+    let collection = collections::get(state, tenant_id, name).await?;
+    let request = item_query::parse(&collection, params)?;
+    let txn = state.db.tenant(tenant_id).read().await?;
+    let rows = txn.list_items(&request.query).await?;
+    let total = if request.with_total { Some(txn.count_items(&request.query).await?) } else { None };
+    txn.commit().await?;
+    let items = rows
+        .into_iter()
+        .map(|row| Ok(Stored::try_from(row)?.render(&collection, request.fields.as_deref())))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((items, total))
+}
+
+/// One item.
+#[tracing::instrument(skip(state))]
+pub async fn get(state: &AppState, tenant_id: Uuid, name: &str, id: &str) -> Result<Value> {
+    let collection = collections::get(state, tenant_id, name).await?;
+    let id = item_id(id)?;
+    let txn = state.db.tenant(tenant_id).read().await?;
+    let row = find(&txn, &collection, id, false).await?;
+    txn.commit().await?;
+    Ok(Stored::from(row).render(&collection, None))
+}
+
+/// Creates one item, or all of an array or none.
+#[tracing::instrument(skip(state, caller, body))]
+pub async fn create(state: &AppState, caller: &Caller, tenant_id: Uuid, name: &str, body: Value) -> Result<Created> {
+    let collection = collections::get(state, tenant_id, name).await?;
+    let (objects, one) = match body {
+        Value::Object(object) => (vec![Value::Object(object)], true),
+        Value::Array(objects) if (1..=MAX_BATCH).contains(&objects.len()) => (objects, false),
+        Value::Array(_) => {
+            return Err(Error::validation(vec![FieldError::new(
+                "body",
+                "invalid",
+                format!("an array of 1 to {MAX_BATCH} items"),
+            )]));
+        }
+        _ => {
+            return Err(Error::validation(vec![FieldError::new("body", "invalid", "must be an object or an array")]));
+        }
+    };
+    let now = format_datetime(Utc::now());
+    let mut checks = Checks::default();
+    let mut rows = Vec::with_capacity(objects.len());
+    let mut created = Vec::with_capacity(objects.len());
+    for (i, object) in objects.iter().enumerate() {
+        let prefix = if one { String::new() } else { format!("[{i}].") };
+        let Some(data) = new_values(&collection, object, &prefix, &mut checks) else { continue };
+        let item = Stored {
+            id: Uuid::now_v7(),
+            data,
+            version: 1,
+            date_created: now.clone(),
+            date_updated: now.clone(),
+            user_created: Some(caller.id),
+        };
+        let mut row = item::ActiveModel {
+            tenant_id: Set(tenant_id),
+            collection_id: Set(collection.id),
+            id: Set(item.id),
+            data: Set(Value::Object(item.data.clone())),
+            version: Set(item.version),
+            date_created: Set(item.date_created.clone()),
+            date_updated: Set(item.date_updated.clone()),
+            user_created: Set(item.user_created),
+            ..Default::default()
+        };
+        // Every row of one INSERT sets the same columns: unused slots are NULL.
+        for slot in ALL_SLOTS {
+            sea_orm::ActiveModelTrait::set(&mut row, slot_column(slot), Option::<String>::None.into());
+        }
+        set_keys(&mut row, &collection, &item.data, None);
+        rows.push(row);
+        created.push(item);
+    }
+    checks.finish()?;
+
+    let txn = state.db.tenant(tenant_id).begin().await?;
+    check_unique(&txn, &collection, &rows, one).await?;
+    txn.insert_many(rows).await.map_err(|e| on_unique(e, &collection))?;
+    txn.commit().await?;
+    let mut items: Vec<Value> = created.into_iter().map(|item| item.render(&collection, None)).collect();
+    Ok(match items.pop() {
+        Some(item) if one => Created::One(item),
+        last => {
+            items.extend(last);
+            Created::Many(items)
+        }
+    })
+}
+
+/// Changes the fields present in `patch`; `null` clears a field.
+#[tracing::instrument(skip(state, patch))]
+pub async fn update(
+    state: &AppState,
+    tenant_id: Uuid,
+    name: &str,
+    id: &str,
+    patch: Value,
+    precondition: Option<Precondition>,
+) -> Result<Value> {
+    let collection = collections::get(state, tenant_id, name).await?;
+    let id = item_id(id)?;
+    let Value::Object(patch) = patch else {
+        return Err(Error::validation(vec![FieldError::new("body", "invalid", "must be an object")]));
+    };
+    let txn = state.db.tenant(tenant_id).begin().await?;
+    let current = find(&txn, &collection, id, true).await?;
+    check_precondition(precondition, current.version)?;
+
+    let mut checks = Checks::default();
+    let mut data = match &current.data {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    let mut changed = Vec::new();
+    for (key, value) in &patch {
+        let Some(field) = checked_member(&collection, key, "", &mut checks) else { continue };
+        match field.value(value) {
+            Ok(None) if field.field.required => {
+                checks.push(FieldError::new(key.as_str(), "required", "is required and cannot be cleared"));
+            }
+            Ok(None) => {
+                data.remove(key);
+                changed.push(key.as_str());
+            }
+            Ok(Some(value)) => {
+                data.insert(key.clone(), value);
+                changed.push(key.as_str());
+            }
+            Err((code, message)) => checks.push(FieldError::new(key.as_str(), code, message)),
+        }
+    }
+    checks.finish()?;
+
+    let mut row = item::ActiveModel {
+        collection_id: Set(collection.id),
+        id: Set(id),
+        version: Set(current.version + 1),
+        date_updated: Set(format_datetime(Utc::now())),
+        ..Default::default()
+    };
+    set_keys(&mut row, &collection, &data, Some(&changed));
+    row.data = Set(Value::Object(data));
+    let updated = txn.update(row).await.map_err(|e| on_unique(e, &collection))?;
+    txn.commit().await?;
+    Ok(Stored::from(updated).render(&collection, None))
+}
+
+/// Deletes an item.
+#[tracing::instrument(skip(state))]
+pub async fn delete(
+    state: &AppState,
+    tenant_id: Uuid,
+    name: &str,
+    id: &str,
+    precondition: Option<Precondition>,
+) -> Result<()> {
+    let collection = collections::get(state, tenant_id, name).await?;
+    let id = item_id(id)?;
+    let txn = state.db.tenant(tenant_id).begin().await?;
+    let current = find(&txn, &collection, id, true).await?;
+    check_precondition(precondition, current.version)?;
+    txn.delete_many::<item::Entity>()
+        .filter(item::Column::CollectionId.eq(collection.id))
+        .filter(item::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+fn check_precondition(precondition: Option<Precondition>, version: i64) -> Result<()> {
+    match precondition {
+        Some(Precondition::Version(expected)) if expected != version => Err(Error::new(
+            Code::VersionConflict,
+            format!("The item is at version {version}, not {expected}; reload it and try again."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The item `id` of the collection (locked for update when `lock`), or 404.
+async fn find(txn: &TenantTxn, collection: &Collection, id: Uuid, lock: bool) -> Result<item::Model> {
+    txn.find::<item::Entity>()
+        .filter(item::Column::CollectionId.eq(collection.id))
+        .filter(item::Column::Id.eq(id))
+        .map(|q| if lock { q.lock_exclusive() } else { q })
+        .one(txn)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// The field a body member names, or why it names none (system or unknown field).
+fn checked_member<'c>(collection: &'c Collection, key: &str, prefix: &str, checks: &mut Checks) -> Option<&'c StoredField> {
+    if SYSTEM_FIELDS.contains(&key) {
+        checks.push(FieldError::new(format!("{prefix}{key}"), "read_only", "is set by the server"));
+        return None;
+    }
+    let field = collection.field(key);
+    if field.is_none() {
+        let shown: String = key.chars().take(64).collect();
+        checks.push(FieldError::new(
+            format!("{prefix}{shown}"),
+            "unknown_field",
+            format!("is not a field of collection `{}`", collection.name),
+        ));
+    }
+    field
+}
+
+/// The stored values of a new item: every member checked, defaults applied, required enforced.
+fn new_values(collection: &Collection, object: &Value, prefix: &str, checks: &mut Checks) -> Option<Map<String, Value>> {
+    let Value::Object(object) = object else {
+        checks.push(FieldError::new(format!("{prefix}body"), "invalid", "must be an object"));
+        return None;
+    };
+    let before = checks.len();
+    for key in object.keys() {
+        checked_member(collection, key, prefix, checks);
+    }
+    let mut data = Map::new();
+    for field in &collection.fields {
+        let given = object.get(field.name()).filter(|v| !v.is_null());
+        let value = match given {
+            Some(value) => match field.value(value) {
+                Ok(value) => value,
+                Err((code, message)) => {
+                    checks.push(FieldError::new(format!("{prefix}{}", field.name()), code, message));
+                    continue;
+                }
+            },
+            None => field.field.default.clone(),
+        };
+        match value {
+            Some(value) => {
+                data.insert(field.name().to_string(), value);
+            }
+            None if field.field.required => {
+                checks.push(FieldError::new(format!("{prefix}{}", field.name()), "required", "is required"));
+            }
+            None => {}
+        }
+    }
+    (checks.len() == before).then_some(data)
+}
+
+/// Writes the slot keys of the item's indexed and unique fields (only of `changed` ones, if given).
+fn set_keys(row: &mut item::ActiveModel, collection: &Collection, data: &Map<String, Value>, changed: Option<&[&str]>) {
+    for field in &collection.fields {
+        if changed.is_some_and(|names| !names.contains(&field.name())) {
+            continue;
+        }
+        if let (Some(slot), Some(key)) = (field.slot, field.key(data.get(field.name()))) {
+            sea_orm::ActiveModelTrait::set(row, slot_column(slot), key.into());
+        }
+    }
+}
+
+const ALL_SLOTS: [Slot; 12] = [
+    Slot::Indexed(1),
+    Slot::Indexed(2),
+    Slot::Indexed(3),
+    Slot::Indexed(4),
+    Slot::Indexed(5),
+    Slot::Indexed(6),
+    Slot::Indexed(7),
+    Slot::Indexed(8),
+    Slot::Unique(1),
+    Slot::Unique(2),
+    Slot::Unique(3),
+    Slot::Unique(4),
+];
+
+fn slot_column(slot: Slot) -> item::Column {
+    use item::Column::*;
+    match slot {
+        Slot::Indexed(1) => K1,
+        Slot::Indexed(2) => K2,
+        Slot::Indexed(3) => K3,
+        Slot::Indexed(4) => K4,
+        Slot::Indexed(5) => K5,
+        Slot::Indexed(6) => K6,
+        Slot::Indexed(7) => K7,
+        Slot::Indexed(_) => K8,
+        Slot::Unique(1) => U1,
+        Slot::Unique(2) => U2,
+        Slot::Unique(3) => U3,
+        Slot::Unique(_) => U4,
+    }
+}
+
+/// Refuses values of unique fields that repeat inside the batch or already exist, naming the
+/// object and field (the database's unique index still decides races).
+async fn check_unique(txn: &TenantTxn, collection: &Collection, rows: &[item::ActiveModel], one: bool) -> Result<()> {
+    let mut checks = Checks::default();
+    for field in collection.fields.iter().filter(|f| f.field.unique) {
+        let Some(slot) = field.slot else { continue };
+        let column = slot_column(slot);
+        let keys: Vec<Option<String>> = rows
+            .iter()
+            .map(|row| match sea_orm::ActiveModelTrait::get(row, column) {
+                sea_orm::ActiveValue::Set(sea_orm::Value::String(Some(key))) => Some(key.to_string()),
+                _ => None,
+            })
+            .collect();
+        let wanted: Vec<&String> = keys.iter().flatten().collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let existing: Vec<String> = txn
+            .find::<item::Entity>()
+            .filter(item::Column::CollectionId.eq(collection.id))
+            .filter(column.is_in(wanted.iter().map(|k| k.as_str())))
+            .all(txn)
+            .await?
+            .into_iter()
+            .filter_map(|row| match sea_orm::ModelTrait::get(&row, column) {
+                sea_orm::Value::String(Some(key)) => Some(key.to_string()),
+                _ => None,
+            })
+            .collect();
+        for (i, key) in keys.iter().enumerate() {
+            let Some(key) = key else { continue };
+            let repeated = keys[..i].iter().any(|k| k.as_ref() == Some(key));
+            if repeated || existing.contains(key) {
+                let at = if one { field.name().to_string() } else { format!("[{i}].{}", field.name()) };
+                checks.push(FieldError::new(at, "unique", "another item already has this value"));
+            }
+        }
+    }
+    checks.finish()
+}
+
+/// A unique index violation as the 422 of its field.
+fn on_unique(error: DbErr, collection: &Collection) -> Error {
+    let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() else {
+        return Error::Database(error);
+    };
+    let field = collection.fields.iter().find(|f| {
+        f.slot.is_some_and(|slot| {
+            let column = slot.column();
+            message.contains(&format!("items_{column}_key")) || message.contains(&format!("items.{column}"))
+        })
+    });
+    match field {
+        Some(field) => Error::validation(vec![FieldError::new(field.name(), "unique", "another item already has this value")]),
+        None => Error::Database(error),
+    }
+}
