@@ -5,7 +5,9 @@
 //! encoding, into one of a fixed set of key slots (`k1`..`k8` indexed, `u1`..`u4` unique per
 //! tenant and collection), each with its own index: the runtime role never needs DDL, and every
 //! index leads with `(tenant_id, collection_id)` so a query never touches another tenant's rows.
-//! (Salesforce's multi-tenant "pivot index" columns are the same idea.)
+//! (Salesforce's multi-tenant "pivot index" columns are the same idea.) Item timestamps are
+//! normalised RFC 3339 text (`2026-01-02T03:04:05.000000Z`), so they compare and sort alike on
+//! both databases, exactly as `datetime` fields inside `data` do.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -52,8 +54,8 @@ impl MigrationTrait for Migration {
                 id {uuid} NOT NULL,
                 data {json} NOT NULL,
                 version bigint NOT NULL,
-                date_created {time} NOT NULL,
-                date_updated {time} NOT NULL,
+                date_created {text} NOT NULL,
+                date_updated {text} NOT NULL,
                 user_created {uuid},
                 {slots}
                 PRIMARY KEY (tenant_id, collection_id, id),

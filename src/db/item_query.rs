@@ -143,15 +143,35 @@ pub enum Condition {
     All(Vec<Condition>),
     /// At least one holds (none: always false).
     Any(Vec<Condition>),
-    Compare { target: Target, op: Comparison, value: Operand },
+    Compare {
+        target: Target,
+        op: Comparison,
+        value: Operand,
+    },
     /// One of `values` (`negated`: none of them, and set).
-    In { target: Target, values: Vec<Operand>, negated: bool },
-    Null { target: Target, is_null: bool },
-    Contains { target: Target, needle: String },
-    StartsWith { target: Target, prefix: String },
+    In {
+        target: Target,
+        values: Vec<Operand>,
+        negated: bool,
+    },
+    Null {
+        target: Target,
+        is_null: bool,
+    },
+    Contains {
+        target: Target,
+        needle: String,
+    },
+    StartsWith {
+        target: Target,
+        prefix: String,
+    },
     /// Any of `targets` contains `needle`, ASCII letters compared case-insensitively
     /// (`needle` is already lower-cased).
-    Search { targets: Vec<Target>, needle: String },
+    Search {
+        targets: Vec<Target>,
+        needle: String,
+    },
 }
 
 /// One key of an `ORDER BY`.
@@ -188,9 +208,7 @@ impl TenantTxn {
     pub async fn list_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, DbErr> {
         let mut sql = Sql::new(self.raw().get_database_backend());
         let data = if sql.postgres() { "data::text AS data" } else { "data" };
-        sql.push(&format!(
-            "SELECT id, {data}, version, date_created, date_updated, user_created FROM items WHERE "
-        ));
+        sql.push(&format!("SELECT id, {data}, version, date_created, date_updated, user_created FROM items WHERE "));
         sql.scope(self.tenant_id(), query.collection_id);
         sql.push(" AND ");
         sql.condition(&query.condition);
@@ -260,7 +278,11 @@ impl TenantTxn {
     /// Removes field `name` from every item of the collection and clears its slot.
     pub async fn drop_field(&self, collection_id: Uuid, name: &str, slot: Option<Slot>) -> Result<(), DbErr> {
         let mut sql = Sql::new(self.raw().get_database_backend());
-        sql.push(if sql.postgres() { "UPDATE items SET data = data - " } else { "UPDATE items SET data = json_remove(data, " });
+        sql.push(if sql.postgres() {
+            "UPDATE items SET data = data - "
+        } else {
+            "UPDATE items SET data = json_remove(data, "
+        });
         sql.bind(Value::from(json_path(sql.postgres(), name)));
         if !sql.postgres() {
             sql.push(")");

@@ -2,9 +2,9 @@
 //! tables through [`PlatformDb`], and tenant-owned rows are reached only through [`TenantDb`].
 
 pub(crate) mod connect;
+pub mod item_query;
 pub mod notify;
 pub mod roles;
-pub mod item_query;
 mod tenant_db;
 
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};

@@ -14,7 +14,10 @@ const CHANNEL: &str = "tb_changes";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Tenant(Uuid),
-    Member { tenant: Uuid, user: Uuid },
+    Member {
+        tenant: Uuid,
+        user: Uuid,
+    },
     /// A tenant's collection definitions.
     Collections(Uuid),
 }

@@ -3,8 +3,33 @@
 //! Every unit of work is a transaction that first sets `app.tenant_id` with `set_config(.., true)`
 //! (transaction-local, so nothing leaks to the next user of a pooled connection); PostgreSQL's
 //! row-level security then hides every other tenant's rows even if a query forgot its filter.
-//! On top of that, [`TenantTxn`] adds `tenant_id = $current` to what it selects and stamps
-//! `tenant_id` on what it inserts.
+//! On top of that, [`TenantTxn`] adds `tenant_id = $current` to what it selects, updates and
+//! deletes, and stamps `tenant_id` on what it inserts. Its scoped queries ([`Scoped`]) run only
+//! against the tenant transaction, which hands out no connection for tenant rows.
+//!
+//! # Adding your own tenant-owned entity
+//!
+//! 1. A migration creates the table with `tenant_id` leading its primary key and turns on the
+//!    policy: `migrations::rls::enable_tenant_rls(manager, "notes")`. `serve` refuses to start
+//!    while any table with a `tenant_id` column lacks forced row-level security.
+//! 2. The sea-orm entity declares which column holds the tenant:
+//!
+//! ```ignore
+//! impl tenantbase::db::TenantOwned for note::Entity {
+//!     const TENANT_ID: note::Column = note::Column::TenantId;
+//! }
+//! ```
+//!
+//! 3. Services reach its rows through a tenant transaction, never a raw connection:
+//!
+//! ```ignore
+//! let txn = state.db.tenant(tenant_id).begin().await?;
+//! txn.insert(note::ActiveModel { id: Set(id), body: Set(text), ..Default::default() }).await?;
+//! let mine = txn.find::<note::Entity>().filter(note::Column::Body.contains("x")).all(&txn).await?;
+//! txn.commit().await?;
+//! ```
+//!
+//! `tests/api/tenant_db.rs` defines exactly such an entity and shows the scoping at work.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,

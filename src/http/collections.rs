@@ -1,6 +1,7 @@
 //! `/api/collections…`: a tenant's collection definitions; admins write, members read.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde_json::Value;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::{Data, List, created};
@@ -49,9 +50,10 @@ async fn list(caller: TenantCaller<Member>, state: web::Data<AppState>) -> Resul
 async fn create(
     caller: TenantCaller<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<NewCollection>,
+    body: web::Json<Value>,
 ) -> Result<HttpResponse, Error> {
-    Ok(created(collections::create(&state, caller.tenant.id, body.into_inner()).await?))
+    let input = NewCollection::parse(&body)?;
+    Ok(created(collections::create(&state, caller.tenant.id, input).await?))
 }
 
 /// One collection.
@@ -81,9 +83,10 @@ async fn add_fields(
     caller: TenantCaller<Admin>,
     state: web::Data<AppState>,
     name: web::Path<String>,
-    body: web::Json<CollectionPatch>,
+    body: web::Json<Value>,
 ) -> Result<web::Json<Data<CollectionView>>, Error> {
-    let collection = collections::add_fields(&state, caller.tenant.id, &name, body.into_inner()).await?;
+    let patch = CollectionPatch::parse(&body)?;
+    let collection = collections::add_fields(&state, caller.tenant.id, &name, patch).await?;
     Ok(web::Json(Data { data: collection }))
 }
 

@@ -24,9 +24,7 @@ use crate::{
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(
-        scope("/api/items").service(list).service(create).service(read).service(update).service(remove),
-    );
+    cfg.service(scope("/api/items").service(list).service(create).service(read).service(update).service(remove));
 }
 
 /// An item: `id`, every field of its collection (`null` when unset), `date_created`,
@@ -44,9 +42,9 @@ fn precondition(req: &HttpRequest) -> Result<Option<Precondition>, Error> {
         return Ok(Some(Precondition::Exists));
     }
     let tag = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    tag.parse().map(|v| Some(Precondition::Version(v))).map_err(|_| {
-        Error::new(Code::InvalidHeader, "If-Match must be an item version such as \"3\", or *.")
-    })
+    tag.parse()
+        .map(|v| Some(Precondition::Version(v)))
+        .map_err(|_| Error::new(Code::InvalidHeader, "If-Match must be an item version such as \"3\", or *."))
 }
 
 /// `200` with the item and its version as `ETag`.
@@ -69,7 +67,9 @@ async fn list(
     state: web::Data<AppState>,
     collection: web::Path<String>,
     params: web::Query<ListParams>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
+    super::require_utf8_query(&req)?;
     let (items, total) = items::list(&state, caller.tenant.id, &collection, &params).await?;
     Ok(HttpResponse::Ok().json(List::new(items.into_iter().map(Item).collect(), total)))
 }

@@ -128,6 +128,31 @@ impl From<PathError> for Error {
     }
 }
 
+/// Refuses a query string whose percent-decoded bytes are not UTF-8: the query parser would
+/// otherwise replace them with U+FFFD and answer a question that was never asked.
+pub(crate) fn require_utf8_query(req: &HttpRequest) -> Result<(), Error> {
+    let raw = req.query_string().as_bytes();
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    match std::str::from_utf8(&decoded) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::new(Code::InvalidQuery, "The query string is not valid UTF-8.")),
+    }
+}
+
 /// `201 Created` with a `{"data": ...}` body.
 pub(crate) fn created<T: serde::Serialize>(value: T) -> HttpResponse {
     HttpResponse::Created().json(Data { data: value })

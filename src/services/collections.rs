@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QuerySelect, SqlErr};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -78,27 +78,24 @@ pub struct CollectionView {
 }
 
 /// `POST /api/collections`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, utoipa::ToSchema)]
 pub struct NewCollection {
     pub name: String,
     pub fields: Vec<FieldInput>,
 }
 
 /// `PATCH /api/collections/{name}`: fields to add.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, utoipa::ToSchema)]
 pub struct CollectionPatch {
     pub fields: Vec<FieldInput>,
 }
 
 /// A field definition as clients send it.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, utoipa::ToSchema)]
 pub struct FieldInput {
     pub name: String,
     /// `string text integer number boolean datetime uuid json file`.
-    #[serde(rename = "type")]
+    #[schema(rename = "type")]
     pub field_type: String,
     pub required: Option<bool>,
     pub unique: Option<bool>,
@@ -106,9 +103,121 @@ pub struct FieldInput {
     #[schema(value_type = Option<Object>)]
     pub default: Option<Value>,
     pub max_length: Option<i64>,
-    #[serde(rename = "enum")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(rename = "enum", value_type = Option<Vec<Object>>)]
     pub allowed: Option<Vec<Value>>,
+}
+
+/// A JSON object's members, each checked by type with errors named by their path (serde's
+/// own messages do not say which member of which array element was wrong).
+struct Members<'a> {
+    at: String,
+    object: &'a serde_json::Map<String, Value>,
+}
+
+impl<'a> Members<'a> {
+    /// `value` as an object whose members are all in `known`; errors go to `checks`.
+    fn new(at: &str, value: &'a Value, known: &[&str], checks: &mut Checks) -> Option<Members<'a>> {
+        let path = |member: &str| if at.is_empty() { member.to_string() } else { format!("{at}.{member}") };
+        let Value::Object(object) = value else {
+            checks.push(FieldError::new(if at.is_empty() { "body" } else { at }, "invalid", "must be an object"));
+            return None;
+        };
+        for key in object.keys().filter(|k| !known.contains(&k.as_str())) {
+            let shown: String = key.chars().take(64).collect();
+            checks.push(FieldError::new(path(&shown), "unknown", "is not a property of this request"));
+        }
+        Some(Members { at: at.to_string(), object })
+    }
+
+    fn path(&self, member: &str) -> String {
+        if self.at.is_empty() { member.to_string() } else { format!("{}.{member}", self.at) }
+    }
+
+    /// A member of the type `pick` extracts (`null` counts as absent).
+    fn get<T>(
+        &self,
+        member: &str,
+        kind: &str,
+        pick: impl Fn(&'a Value) -> Option<T>,
+        checks: &mut Checks,
+    ) -> Option<T> {
+        let value = self.object.get(member).filter(|v| !v.is_null())?;
+        let picked = pick(value);
+        if picked.is_none() {
+            checks.push(FieldError::new(self.path(member), "invalid", format!("must be {kind}")));
+        }
+        picked
+    }
+
+    fn required<T>(
+        &self,
+        member: &str,
+        kind: &str,
+        pick: impl Fn(&'a Value) -> Option<T>,
+        checks: &mut Checks,
+    ) -> Option<T> {
+        if self.object.get(member).is_none_or(Value::is_null) {
+            checks.push(FieldError::new(self.path(member), "required", "is required"));
+            return None;
+        }
+        self.get(member, kind, pick, checks)
+    }
+}
+
+impl FieldInput {
+    fn parse(at: &str, value: &Value, checks: &mut Checks) -> Option<FieldInput> {
+        const KNOWN: [&str; 8] = ["name", "type", "required", "unique", "indexed", "default", "max_length", "enum"];
+        let before = checks.len();
+        let members = Members::new(at, value, &KNOWN, checks)?;
+        let string = |v: &Value| v.as_str().map(str::to_string);
+        let input = FieldInput {
+            name: members.required("name", "a string", string, checks).unwrap_or_default(),
+            field_type: members.required("type", "a string", string, checks).unwrap_or_default(),
+            required: members.get("required", "true or false", Value::as_bool, checks),
+            unique: members.get("unique", "true or false", Value::as_bool, checks),
+            indexed: members.get("indexed", "true or false", Value::as_bool, checks),
+            default: members.object.get("default").filter(|v| !v.is_null()).cloned(),
+            max_length: members.get("max_length", "an integer", Value::as_i64, checks),
+            allowed: members.get("enum", "an array", |v| v.as_array().cloned(), checks),
+        };
+        (checks.len() == before).then_some(input)
+    }
+
+    /// `fields` of a request body: an array of definitions.
+    fn parse_all(members: &Members, checks: &mut Checks) -> Vec<FieldInput> {
+        let Some(fields) = members.required("fields", "an array", Value::as_array, checks) else { return Vec::new() };
+        if fields.len() > MAX_FIELDS {
+            checks.push(FieldError::new("fields", "too_many", format!("a collection has at most {MAX_FIELDS} fields")));
+            return Vec::new();
+        }
+        fields.iter().enumerate().filter_map(|(i, f)| FieldInput::parse(&format!("fields[{i}]"), f, checks)).collect()
+    }
+}
+
+impl NewCollection {
+    /// Reads a create body, reporting every malformed member by its path.
+    pub fn parse(body: &Value) -> Result<NewCollection> {
+        let mut checks = Checks::default();
+        let parsed = Members::new("", body, &["name", "fields"], &mut checks).map(|members| NewCollection {
+            name: members
+                .required("name", "a string", |v| v.as_str().map(str::to_string), &mut checks)
+                .unwrap_or_default(),
+            fields: FieldInput::parse_all(&members, &mut checks),
+        });
+        checks.finish()?;
+        parsed.ok_or_else(|| Error::internal("collection body parsed without errors yet absent"))
+    }
+}
+
+impl CollectionPatch {
+    /// Reads a PATCH body, reporting every malformed member by its path.
+    pub fn parse(body: &Value) -> Result<CollectionPatch> {
+        let mut checks = Checks::default();
+        let parsed = Members::new("", body, &["fields"], &mut checks)
+            .map(|members| CollectionPatch { fields: FieldInput::parse_all(&members, &mut checks) });
+        checks.finish()?;
+        parsed.ok_or_else(|| Error::internal("collection patch parsed without errors yet absent"))
+    }
 }
 
 /// One tenant's collections by name.
@@ -173,11 +282,7 @@ pub async fn list(state: &AppState, tenant_id: Uuid) -> Result<Vec<CollectionVie
 pub async fn create(state: &AppState, tenant_id: Uuid, input: NewCollection) -> Result<CollectionView> {
     let mut checks = Checks::default();
     if !is_valid_name(&input.name) {
-        checks.push(FieldError::new(
-            "name",
-            "invalid",
-            "must match ^[a-z][a-z0-9_]{0,62}$ and not start with tb_",
-        ));
+        checks.push(FieldError::new("name", "invalid", "must match ^[a-z][a-z0-9_]{0,62}$ and not start with tb_"));
     }
     if input.fields.is_empty() {
         checks.push(FieldError::new("fields", "required", "a collection needs at least one field"));
@@ -209,7 +314,12 @@ pub async fn create(state: &AppState, tenant_id: Uuid, input: NewCollection) -> 
 /// Adds fields to a collection; existing fields and items keep their values, and a new field's
 /// default is written into every existing item.
 #[tracing::instrument(skip(state, patch))]
-pub async fn add_fields(state: &AppState, tenant_id: Uuid, name: &str, patch: CollectionPatch) -> Result<CollectionView> {
+pub async fn add_fields(
+    state: &AppState,
+    tenant_id: Uuid,
+    name: &str,
+    patch: CollectionPatch,
+) -> Result<CollectionView> {
     let txn = state.db.tenant(tenant_id).begin().await?;
     let mut collection = locked(&txn, name).await?;
     let mut checks = Checks::default();
@@ -257,7 +367,8 @@ pub async fn drop_field(state: &AppState, tenant_id: Uuid, name: &str, field: &s
 pub async fn delete(state: &AppState, tenant_id: Uuid, name: &str) -> Result<()> {
     let txn = state.db.tenant(tenant_id).begin().await?;
     let collection = locked(&txn, name).await?;
-    let items = txn.delete_many::<item::Entity>().filter(item::Column::CollectionId.eq(collection.id)).exec(&txn).await?;
+    let items =
+        txn.delete_many::<item::Entity>().filter(item::Column::CollectionId.eq(collection.id)).exec(&txn).await?;
     txn.delete_many::<collection::Entity>().filter(collection::Column::Id.eq(collection.id)).exec(&txn).await?;
     finish(state, txn, tenant_id).await?;
     tracing::info!(items, "collection deleted");
@@ -302,7 +413,12 @@ fn stored(fields: &[StoredField]) -> Result<Value> {
 
 /// Validates new field definitions next to `existing` ones and gives each indexed or unique
 /// field a free key slot. `adding` (PATCH): a new required field must have a default.
-fn define_fields(inputs: &[FieldInput], existing: &[StoredField], adding: bool, checks: &mut Checks) -> Vec<StoredField> {
+fn define_fields(
+    inputs: &[FieldInput],
+    existing: &[StoredField],
+    adding: bool,
+    checks: &mut Checks,
+) -> Vec<StoredField> {
     if existing.len() + inputs.len() > MAX_FIELDS {
         checks.push(FieldError::new("fields", "too_many", format!("a collection has at most {MAX_FIELDS} fields")));
         return Vec::new();
@@ -314,7 +430,11 @@ fn define_fields(inputs: &[FieldInput], existing: &[StoredField], adding: bool, 
         let at = |member: &str| format!("fields[{i}].{member}");
         let before = checks.len();
         if !is_valid_name(&input.name) {
-            checks.push(FieldError::new(at("name"), "invalid", "must match ^[a-z][a-z0-9_]{0,62}$ and not start with tb_"));
+            checks.push(FieldError::new(
+                at("name"),
+                "invalid",
+                "must match ^[a-z][a-z0-9_]{0,62}$ and not start with tb_",
+            ));
         } else if SYSTEM_FIELDS.contains(&input.name.as_str()) {
             checks.push(FieldError::new(at("name"), "reserved", "is a system field of every item"));
         } else if names.contains(&input.name.as_str()) {
@@ -384,9 +504,7 @@ fn define_fields(inputs: &[FieldInput], existing: &[StoredField], adding: bool, 
                 None => checks.push(FieldError::new(
                     at(if unique { "unique" } else { "indexed" }),
                     "too_many",
-                    format!(
-                        "a collection has at most {INDEXED_SLOTS} indexed and {UNIQUE_SLOTS} unique fields"
-                    ),
+                    format!("a collection has at most {INDEXED_SLOTS} indexed and {UNIQUE_SLOTS} unique fields"),
                 )),
             }
         }

@@ -104,9 +104,11 @@ impl FieldType {
             },
             FieldType::Boolean => value.as_bool().map(Value::from).ok_or_else(wrong),
             FieldType::Datetime => value.as_str().and_then(normalize_datetime).map(Value::from).ok_or_else(wrong),
-            FieldType::Uuid | FieldType::File => {
-                value.as_str().and_then(|s| Uuid::parse_str(s).ok()).map(|id| Value::from(id.to_string())).ok_or_else(wrong)
-            }
+            FieldType::Uuid | FieldType::File => value
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .map(|id| Value::from(id.to_string()))
+                .ok_or_else(wrong),
             FieldType::Json => match json_problem(value) {
                 Some(problem) => Err(problem.into()),
                 None => Ok(value.clone()),

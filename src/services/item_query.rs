@@ -234,7 +234,11 @@ fn field_filter(collection: &Collection, name: &str, value: &Value) -> Result<Co
                     return Err(invalid(format!("filter: `{name}` _between takes [low, high]")));
                 };
                 Condition::All(vec![
-                    Condition::Compare { target: target.clone(), op: Comparison::Gte, value: column.operand(name, op, low)? },
+                    Condition::Compare {
+                        target: target.clone(),
+                        op: Comparison::Gte,
+                        value: column.operand(name, op, low)?,
+                    },
                     Condition::Compare { target, op: Comparison::Lte, value: column.operand(name, op, high)? },
                 ])
             }

@@ -328,7 +328,12 @@ async fn find(txn: &TenantTxn, collection: &Collection, id: Uuid, lock: bool) ->
 }
 
 /// The field a body member names, or why it names none (system or unknown field).
-fn checked_member<'c>(collection: &'c Collection, key: &str, prefix: &str, checks: &mut Checks) -> Option<&'c StoredField> {
+fn checked_member<'c>(
+    collection: &'c Collection,
+    key: &str,
+    prefix: &str,
+    checks: &mut Checks,
+) -> Option<&'c StoredField> {
     if SYSTEM_FIELDS.contains(&key) {
         checks.push(FieldError::new(format!("{prefix}{key}"), "read_only", "is set by the server"));
         return None;
@@ -346,7 +351,12 @@ fn checked_member<'c>(collection: &'c Collection, key: &str, prefix: &str, check
 }
 
 /// The stored values of a new item: every member checked, defaults applied, required enforced.
-fn new_values(collection: &Collection, object: &Value, prefix: &str, checks: &mut Checks) -> Option<Map<String, Value>> {
+fn new_values(
+    collection: &Collection,
+    object: &Value,
+    prefix: &str,
+    checks: &mut Checks,
+) -> Option<Map<String, Value>> {
     let Value::Object(object) = object else {
         checks.push(FieldError::new(format!("{prefix}body"), "invalid", "must be an object"));
         return None;
@@ -480,7 +490,9 @@ fn on_unique(error: DbErr, collection: &Collection) -> Error {
         })
     });
     match field {
-        Some(field) => Error::validation(vec![FieldError::new(field.name(), "unique", "another item already has this value")]),
+        Some(field) => {
+            Error::validation(vec![FieldError::new(field.name(), "unique", "another item already has this value")])
+        }
         None => Error::Database(error),
     }
 }

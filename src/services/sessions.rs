@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QuerySelect, sea_query::Expr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QuerySelect, sea_query::Expr};
 use uuid::Uuid;
 
 use super::auth::TokenResponse;

@@ -5,10 +5,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryOrder, QuerySelect,
-    SqlErr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryOrder, QuerySelect, SqlErr};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -368,7 +368,8 @@ async fn tenant_b_filtering_on_a_values_or_a_ids_finds_nothing_under_every_namin
         (json!({"_or": [{"id": {"_eq": a.ids[1]}}, {"id": {"_eq": a.ids[2]}}]}), 2),
         (json!({"_and": [{"id": {"_eq": a.ids[0]}}, {"views": {"_eq": 4242}}]}), 1),
         (json!({"user_created": {"_eq": first["user_created"]}}), 3),
-        (json!({"date_created": {"_eq": first["date_created"]}}), 1),
+        // One array, one timestamp: all three of A's articles.
+        (json!({"date_created": {"_eq": first["date_created"]}}), 3),
     ];
     // The filters are not vacuous: through A they find A's items.
     for (filter, in_a) in &filters {

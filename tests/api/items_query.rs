@@ -351,6 +351,8 @@ impl Query {
             reductions.push(Query { sort: self.sort.clone(), ..base.clone() });
         }
         reductions.push(Query { filter: self.filter.clone(), search: self.search.clone(), ..base.clone() });
+        let mut seen = BTreeSet::new();
+        reductions.retain(|reduction| seen.insert(reduction.describe()));
         reductions
     }
 }
@@ -491,7 +493,7 @@ fn render_time(rng: &mut Rng, t: DateTime<Utc>) -> String {
     let micros = t.timestamp_subsec_micros();
     let fraction = if micros == 0 {
         *rng.pick(&["", ".000", "%.6f"])
-    } else if micros % 1000 == 0 && rng.chance(0.5) {
+    } else if micros.is_multiple_of(1000) && rng.chance(0.5) {
         "%.3f"
     } else {
         "%.6f"
@@ -517,7 +519,22 @@ fn random_body(rng: &mut Rng) -> String {
     (0..words).map(|_| *rng.pick(&WORDS)).collect::<Vec<_>>().join(" ")
 }
 
+/// Whether `x` survives a trip through this build's serde_json (without `float_roundtrip` it may
+/// misread the last digit); the differential sticks to such numbers, as exactness has its own test.
+fn reads_back(x: f64) -> bool {
+    serde_json::to_string(&x).ok().and_then(|text| serde_json::from_str::<f64>(&text).ok()) == Some(x)
+}
+
 fn random_score(rng: &mut Rng) -> f64 {
+    loop {
+        let x = any_score(rng);
+        if reads_back(x) {
+            return x;
+        }
+    }
+}
+
+fn any_score(rng: &mut Rng) -> f64 {
     match rng.below(4) {
         0 => rng.range(-20, 20) as f64,
         1 => rng.range(-40, 40) as f64 / *rng.pick(&[2.0, 3.0, 4.0, 8.0, 10.0]),
@@ -626,7 +643,7 @@ fn operand(rng: &mut Rng, items: &[Value], pools: &Pools, field: &str, kind: Kin
         }
         Kind::Num => {
             let x = base.and_then(|value| value.as_f64()).unwrap_or(0.0);
-            match rng.below(7) {
+            let near = match rng.below(7) {
                 0..=2 => json!(x),
                 3 => json!(x + 0.5),
                 4 => json!(x - 0.5),
@@ -635,7 +652,8 @@ fn operand(rng: &mut Rng, items: &[Value], pools: &Pools, field: &str, kind: Kin
                 5 => json!(x + 1e-9),
                 // A JSON integer for a number field.
                 _ => json!(x.round().clamp(-1e15, 1e15) as i64),
-            }
+            };
+            if near.as_f64().is_some_and(reads_back) { near } else { json!(x) }
         }
         Kind::Bool => json!(rng.chance(0.5)),
         Kind::Time => {
@@ -757,6 +775,8 @@ fn random_query(rng: &mut Rng, items: &[Value], pools: &Pools) -> Query {
         None
     } else if rng.chance(0.2) {
         Some(0)
+    } else if rng.chance(0.7) {
+        Some(rng.range(1, 30))
     } else {
         Some(rng.range(0, 160))
     };
@@ -827,11 +847,11 @@ impl Differential<'_> {
         let expected_set: BTreeSet<&String> = expected.ids.iter().collect();
         let actual_set: BTreeSet<&String> = actual.ids.iter().collect();
         let mut involved: Vec<&String> = expected_set.symmetric_difference(&actual_set).copied().collect();
-        if involved.is_empty() {
-            if let Some(at) = expected.ids.iter().zip(&actual.ids).position(|(a, b)| a != b) {
-                text.push_str(&format!("\n  first difference at position {at}"));
-                involved = vec![&expected.ids[at], &actual.ids[at]];
-            }
+        if involved.is_empty()
+            && let Some(at) = expected.ids.iter().zip(&actual.ids).position(|(a, b)| a != b)
+        {
+            text.push_str(&format!("\n  first difference at position {at}"));
+            involved = vec![&expected.ids[at], &actual.ids[at]];
         }
         for id in involved.iter().take(6) {
             let item = self.by_id.get(id.as_str()).map(|index| self.items[*index].to_string());
@@ -953,8 +973,10 @@ async fn random_queries_agree_with_the_reference(app: TestApp, database: &str) {
 
     assert!(
         failures.is_empty(),
-        "[{database}, seed {seed:#x}] {disagreements} of {QUERY_COUNT} random queries disagree with the reference \
-         evaluator of docs/data-api.md (items are #index in creation order; replay with ITEMS_QUERY_SEED={seed:#x}):\n\n{}",
+        "[{database}, seed {seed:#x}] {} problems; {disagreements} of {QUERY_COUNT} random queries disagree with the \
+         reference evaluator of docs/data-api.md (items are #index in creation order; replay with \
+         ITEMS_QUERY_SEED={seed:#x}):\n\n{}",
+        failures.len(),
         failures.iter().take(12).cloned().collect::<Vec<_>>().join("\n\n")
     );
 }
@@ -1144,11 +1166,6 @@ fn hostile_cases() -> Vec<Hostile> {
         filter_case("nesting 3 deep", &nested(3), Items(1)),
     ];
     cases.push(Hostile {
-        what: "invalid UTF-8 in the filter".into(),
-        sent: Sent::Raw("filter=%7B%22title%22:%7B%22_eq%22:%22%FF%FE%22%7D%7D".into()),
-        expect: Invalid,
-    });
-    cases.push(Hostile {
         what: "a filter nested 3,000 deep (~45 KB)".into(),
         sent: Sent::Raw(format!("filter={}", nested(3000))),
         expect: Invalid,
@@ -1292,6 +1309,67 @@ async fn sql_in_a_filter_value_is_only_a_value() {
 
     assert_eq!(none["data"], json!([]), "no item has that title yet");
     assert_eq!(one["data"], json!([tricky]), "exactly the item with that title");
+}
+
+/// A filter whose percent-decoded bytes are not UTF-8 is malformed; decoding it lossily would run
+/// another query than the one sent (here: one that finds an item titled U+FFFD U+FFFD).
+async fn a_filter_that_is_not_utf8_is_invalid_query(app: TestApp) {
+    let acme = app.tenant_admin("acme").await;
+    let api = app.data(&acme);
+    api.collection(&articles_collection()).await;
+    api.items("articles", &[json!({"title": "\u{FFFD}\u{FFFD}"}), json!({"title": "plain"})]).await;
+
+    let request = api.request(Method::GET, "/api/items/articles?filter=%7B%22title%22:%7B%22_eq%22:%22%FF%FE%22%7D%7D");
+    let response = request.send().await.unwrap();
+
+    assert_problem(response, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn a_filter_that_is_not_utf8_is_invalid_query_on_postgres() {
+    a_filter_that_is_not_utf8_is_invalid_query(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn a_filter_that_is_not_utf8_is_invalid_query_on_sqlite() {
+    a_filter_that_is_not_utf8_is_invalid_query(spawn_sqlite_app().await).await;
+}
+
+/// A `number` is a double: what is sent is what is stored, returned and compared. (The raw
+/// response text is checked: serde_json without its `float_roundtrip` feature may itself misread
+/// the last digit of a double.)
+async fn numbers_are_stored_and_compared_exactly(app: TestApp) {
+    let acme = app.tenant_admin("acme").await;
+    let api = app.data(&acme);
+    api.collection(&notes_collection()).await;
+    let scores = [11.917267483768047, 0.30000000000000004, -0.011086944629234985, 1e300, -1e-300, 2.5];
+    let bodies: Vec<Value> = scores.iter().map(|score| json!({"score": score})).collect();
+
+    let response = api.create("notes", &json!(bodies)).await;
+    let status = response.status();
+    let created_text = response.text().await.unwrap();
+    let listed = api.list("notes", &[("fields", "score")]).await;
+    let listed_text = listed.text().await.unwrap();
+
+    assert_eq!(status, StatusCode::CREATED, "{created_text}");
+    for score in scores {
+        let literal = serde_json::to_string(&score).unwrap();
+        assert!(created_text.contains(&literal), "{literal} was sent; the create answered {created_text}");
+        assert!(listed_text.contains(&literal), "{literal} was sent; the list answered {listed_text}");
+        let filter = json!({"score": {"_eq": score}}).to_string();
+        let found = api.listed("notes", &[("filter", &filter), ("fields", "score")]).await;
+        assert_eq!(found["data"].as_array().map(Vec::len), Some(1), "{filter} finds exactly its item: {found}");
+    }
+}
+
+#[tokio::test]
+async fn numbers_are_stored_and_compared_exactly_on_postgres() {
+    numbers_are_stored_and_compared_exactly(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn numbers_are_stored_and_compared_exactly_on_sqlite() {
+    numbers_are_stored_and_compared_exactly(spawn_sqlite_app().await).await;
 }
 
 // ---------------------------------------------------------------------------------------------

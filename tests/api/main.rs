@@ -22,5 +22,6 @@ mod roles;
 mod row_level_security;
 mod sessions;
 mod sqlite;
+mod tenant_db;
 mod tenants;
 mod users;
