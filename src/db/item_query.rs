@@ -186,7 +186,8 @@ pub struct SortKey {
 pub struct ItemQuery {
     pub collection_id: Uuid,
     pub condition: Condition,
-    /// Ends with `id` so the order is total.
+    /// Ends with `id` so the order is total (in the direction of the key before it, so that a
+    /// `(key, id)` index gives the whole order).
     pub sort: Vec<SortKey>,
     pub limit: u64,
     pub offset: u64,
@@ -206,9 +207,23 @@ pub struct ItemRow {
 impl TenantTxn {
     /// The items `query` selects, in its order.
     pub async fn list_items(&self, query: &ItemQuery) -> Result<Vec<ItemRow>, DbErr> {
+        ItemRow::find_by_statement(self.list_statement(query, "")).all(self.raw()).await
+    }
+
+    /// PostgreSQL's plan for listing `query` (`EXPLAIN`, one line per row), to check which
+    /// indexes a query uses.
+    pub async fn explain_items(&self, query: &ItemQuery) -> Result<String, DbErr> {
+        let rows = self.raw().query_all_raw(self.list_statement(query, "EXPLAIN ")).await?;
+        let lines = rows.iter().map(|row| row.try_get_by_index::<String>(0)).collect::<Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
+    }
+
+    fn list_statement(&self, query: &ItemQuery, prefix: &str) -> Statement {
         let mut sql = Sql::new(self.raw().get_database_backend());
         let data = if sql.postgres() { "data::text AS data" } else { "data" };
-        sql.push(&format!("SELECT id, {data}, version, date_created, date_updated, user_created FROM items WHERE "));
+        sql.push(&format!(
+            "{prefix}SELECT id, {data}, version, date_created, date_updated, user_created FROM items WHERE "
+        ));
         sql.scope(self.tenant_id(), query.collection_id);
         sql.push(" AND ");
         sql.condition(&query.condition);
@@ -229,7 +244,7 @@ impl TenantTxn {
         sql.bind(Value::from(query.limit as i64));
         sql.push(" OFFSET ");
         sql.bind(Value::from(query.offset as i64));
-        ItemRow::find_by_statement(sql.finish()).all(self.raw()).await
+        sql.finish()
     }
 
     /// How many items `query`'s condition selects (limit and offset ignored).
@@ -468,12 +483,18 @@ impl Sql {
     /// Ascending puts unset values first, descending last, on both databases.
     fn sort_key(&mut self, key: &SortKey) {
         self.target(&key.target);
-        self.push(match (&key.target, key.descending) {
-            // `''` (unset) already sorts first; no NULLS clause keeps the partial index usable.
-            (Target::Slot(Slot::Indexed(_)), false) => " ASC",
-            (Target::Slot(Slot::Indexed(_)), true) => " DESC",
-            (_, false) => " ASC NULLS FIRST",
-            (_, true) => " DESC NULLS LAST",
+        // Indexed slots hold `''` for unset, which already sorts first; columns that are never
+        // NULL need no NULLS clause either. Leaving it out lets an index give the order.
+        let never_null = match &key.target {
+            Target::Slot(Slot::Indexed(_)) => true,
+            Target::System(column) => *column != SystemColumn::UserCreated,
+            _ => false,
+        };
+        self.push(match (never_null, key.descending) {
+            (true, false) => " ASC",
+            (true, true) => " DESC",
+            (false, false) => " ASC NULLS FIRST",
+            (false, true) => " DESC NULLS LAST",
         });
     }
 

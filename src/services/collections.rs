@@ -61,7 +61,8 @@ impl Collection {
         }
     }
 
-    fn from_row(row: collection::Model) -> Result<Collection> {
+    /// Reads a stored collection row.
+    pub fn from_row(row: collection::Model) -> Result<Collection> {
         let fields = serde_json::from_value(row.fields)
             .map_err(|e| Error::internal(format!("collection {} has unreadable fields: {e}", row.id)))?;
         Ok(Collection { id: row.id, name: row.name, fields, created_at: row.created_at, updated_at: row.updated_at })

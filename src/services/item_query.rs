@@ -271,7 +271,7 @@ fn field_filter(collection: &Collection, name: &str, value: &Value) -> Result<Co
     Ok(if all.len() == 1 { all.remove(0) } else { Condition::All(all) })
 }
 
-/// `sort` → keys, ending with `id` ascending unless `id` is sorted on already.
+/// `sort` → keys, ending with `id` (in the direction of the last key) unless `id` is sorted on.
 fn parse_sort(collection: &Collection, raw: Option<&str>) -> Result<Vec<SortKey>> {
     let mut keys = Vec::new();
     let mut has_id = false;
@@ -293,7 +293,8 @@ fn parse_sort(collection: &Collection, raw: Option<&str>) -> Result<Vec<SortKey>
         }
     }
     if !has_id {
-        keys.push(SortKey { target: Target::System(SystemColumn::Id), descending: false });
+        let descending = keys.last().is_some_and(|key| key.descending);
+        keys.push(SortKey { target: Target::System(SystemColumn::Id), descending });
     }
     Ok(keys)
 }

@@ -9,6 +9,7 @@ mod cli;
 mod collections;
 mod errors;
 mod health;
+mod item_indexes;
 mod items;
 mod items_isolation;
 mod items_query;
