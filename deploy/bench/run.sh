@@ -26,63 +26,14 @@ curl -sf "$base/api/tenants" -H "authorization: Bearer $root_token" -H 'content-
 token=$(curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
   -d '{"email":"admin@acme.example","password":"bench-acme-password"}' | json '["data"]["access_token"]')
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
-hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$server/status"; }
-
-# measure NAME PASS URL [wrk header args...]
-measure() {
-  local name=$1 pass=$2 url=$3; shift 3
-  local before; before=$(cpu_ticks)
-  wrk -t2 -c16 -d"$DURATION" --latency --timeout 10s "$@" "$url" >"$work/$name.$pass.txt"
-  echo "$name $pass $(( $(cpu_ticks) - before )) $(rss_kb) $(hwm_kb)" >>"$work/rows.txt"
-}
+# shellcheck source=../lib/measure.sh
+. deploy/lib/measure.sh
 bare=("$base/health/live")
 resolved=("$base/api/tenant" -H "Host: acme.localhost" -H "Authorization: Bearer $token")
 me=("$base/api/users/me" -H "Authorization: Bearer $token")
 login=("$base/api/auth/login" -s deploy/bench/login.lua)
 rows=(bare resolved me login)
 
-# Warm up every row, then interleave the passes so that drift on a shared machine hits every
-# row alike.
-for row in "${rows[@]}"; do
-  declare -n args=$row
-  wrk -t2 -c16 -d3s --timeout 10s "${args[@]}" >/dev/null
-done
-for pass in 1 2; do
-  for row in "${rows[@]}"; do
-    declare -n args=$row
-    measure "$row" "$pass" "${args[@]}"
-  done
-done
-
-python3 - "$work" "$(getconf CLK_TCK)" <<'PY'
-import re, sys, pathlib
-work, hz = pathlib.Path(sys.argv[1]), int(sys.argv[2])
-def ms(v):
-    n, unit = re.match(r"([\d.]+)(\w+)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-rows = []
-for line in (work / "rows.txt").read_text().split("\n"):
-    if not line: continue
-    name, p, ticks, rss, hwm = line.split()
-    text = (work / f"{name}.{p}.txt").read_text()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    total = int(re.search(r"(\d+) requests in", text).group(1))
-    read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", text)
-    size = float(read.group(1)) * {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[read.group(2)]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    errors = int(non2xx.group(1)) if non2xx else 0
-    p50, p99 = (ms(re.search(rf"\s{q}%\s+(\S+)", text).group(1)) for q in ("50", "99"))
-    rows.append((name, p, rps, p50, p99, size / total, int(ticks) / hz, int(ticks) / hz / total * 1e6, int(rss) // 1024, int(hwm) // 1024, errors))
-bare = sum(r[2] for r in rows if r[0] == "bare") / 2
-print("| row | pass | req/s | ratio to bare | p50 ms | p99 ms | bytes/resp | server CPU s | CPU µs/req | RSS MiB | peak RSS MiB | non-2xx |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-for name, p, rps, p50, p99, size, cpu, per_req, rss, hwm, errors in rows:
-    print(f"| {name} | {p} | {rps:,.0f} | {rps / bare:.2f} | {p50:.2f} | {p99:.2f} | {size:.0f} | {cpu:.1f} | {per_req:.1f} | {rss} | {hwm} | {errors} |")
-for name in sorted({r[0] for r in rows} - {"bare"}):
-    mean = sum(r[2] for r in rows if r[0] == name) / 2
-    print(f"\n{name}: mean {mean:,.0f} req/s = {mean / bare:.1%} of bare ({bare:,.0f} req/s)")
-if any(r[10] for r in rows):
-    sys.exit("non-2xx responses in a measured row: the numbers are not valid")
-PY
+warm_up "${rows[@]}"
+measure_rows 2 run "${rows[@]}"
+report

@@ -52,7 +52,7 @@ async fn every_table_with_a_tenant_id_has_forced_row_level_security() {
         .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), r.try_get_by_index(2).unwrap()))
         .collect();
     let names: Vec<&str> = tables.iter().map(|(name, _, _)| name.as_str()).collect();
-    for expected in ["sessions", "tenant_domains", "users"] {
+    for expected in ["collections", "items", "sessions", "tenant_domains", "users"] {
         assert!(names.contains(&expected), "{expected} is a tenant table: {names:?}");
     }
     for (name, enabled, forced) in &tables {

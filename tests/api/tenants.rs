@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    RequestExt, TENANT_ADMIN_PASSWORD, Tenant, TestApp, assert_field_error, assert_problem, eventually, json_body,
-    spawn_app, tenant_from,
+    RequestExt, TENANT_ADMIN_PASSWORD, Tenant, TestApp, assert_field_error, assert_problem, eventually,
+    items::articles_collection, json_body, spawn_app, tenant_from,
 };
 
 async fn post_tenant(app: &TestApp, body: Value) -> reqwest::Response {
@@ -692,4 +692,54 @@ async fn settings_the_database_could_not_store_or_read_back_are_422_and_the_tena
     assert_eq!(tenant["data"]["settings"], json!({}));
     let listed = app.as_platform(Method::GET, "/api/tenants?q=%00").await.send().await.unwrap();
     assert_problem(listed, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn usage_counts_collections_and_items_of_that_tenant_only() {
+    let app = spawn_app().await;
+    let acme = app.tenant_admin("acme").await;
+    let globex = app.tenant_admin("globex").await;
+    let data = app.data(&acme);
+    data.collection(&articles_collection()).await;
+    data.collection(&json!({"name": "notes", "fields": [{"name": "text", "type": "text"}]})).await;
+    data.items("articles", &[json!({"title": "a"}), json!({"title": "b"}), json!({"title": "c"})]).await;
+
+    let acme_usage = usage(&app, &acme.tenant).await;
+    let globex_usage = usage(&app, &globex.tenant).await;
+
+    assert_eq!((acme_usage["data"]["collections"].clone(), acme_usage["data"]["items"].clone()), (json!(2), json!(3)));
+    assert_eq!(
+        (globex_usage["data"]["collections"].clone(), globex_usage["data"]["items"].clone()),
+        (json!(0), json!(0))
+    );
+}
+
+#[tokio::test]
+async fn purging_a_tenant_removes_its_collections_and_items_and_keeps_its_neighbours() {
+    let app = spawn_app().await;
+    let acme = app.tenant_admin("acme").await;
+    let globex = app.tenant_admin("globex").await;
+    for admin in [&acme, &globex] {
+        let data = app.data(admin);
+        data.collection(&articles_collection()).await;
+        data.items("articles", &[json!({"title": "one"}), json!({"title": "two"})]).await;
+    }
+
+    app.delete_tenant(&acme.tenant).await;
+
+    let database = app.database.as_ref().unwrap();
+    let left = eventually(Duration::from_secs(30), "the purge to remove acme's rows", || async {
+        let rows = database
+            .query_json(&format!(
+                "SELECT json_build_array((SELECT count(*) FROM items WHERE tenant_id = '{id}'), \
+                 (SELECT count(*) FROM collections WHERE tenant_id = '{id}'))::text",
+                id = acme.tenant.id
+            ))
+            .await;
+        (rows == [json!([0, 0])]).then_some(rows)
+    })
+    .await;
+    assert_eq!(left, [json!([0, 0])]);
+    let globex_items = app.data(&globex).listed("articles", &[("meta", "total_count")]).await;
+    assert_eq!(globex_items["meta"]["total_count"], 2, "the neighbour keeps its items");
 }

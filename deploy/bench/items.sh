@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Items benchmark on PostgreSQL (BENCH.md method; issue 5): the list and single-item rows as the
+# data grows around and inside one tenant.
+#   list  GET /api/items/articles?filter={"status":{"_eq":"published"}}&limit=20&sort=-id
+#   one   GET /api/items/articles/{id of the 500th item}
+#   bare  GET /health/live, measured in every phase for the ratios
+# Phases (acme is the measured tenant; `status` is an indexed field):
+#   alone     acme with 1,000 items (BENCH.md data, created through the API), no other tenant
+#   others    + 99 tenants with 10,000 items each (copied in SQL from acme's rows): 991,000 rows
+#   t10k      acme grown to 10,000: 100 tenants x 10,000 items
+#   t100k     acme grown to 100,000
+# Usage: deploy/bench/items.sh   (BENCH_POSTGRES=postgres://superuser@host:port, default the
+#   local postgres; a fresh database is created and dropped; BENCH_DURATION=10s)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+DURATION="${BENCH_DURATION:-10s}"
+PORT="${BENCH_PORT:-18778}"
+OWNER="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+cargo build --release --quiet
+# shellcheck source=../lib/server.sh
+. deploy/lib/server.sh
+start_tenantbase target/release/tenantbase "$PORT" items "$OWNER"
+# shellcheck source=../lib/measure.sh
+. deploy/lib/measure.sh
+
+# The owner is a superuser, so these bulk copies are not held to row-level security.
+sql() { psql "$TB_MIGRATE_DATABASE_URL" -qAtc "$1"; }
+# post HOST PATH BODY: as the platform admin (who acts as any tenant's admin)
+post() {
+  curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" -H 'content-type: application/json' -d "$3"
+}
+articles='{"name":"articles","fields":[
+  {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},
+  {"name":"status","type":"string","default":"draft","indexed":true},{"name":"views","type":"integer","default":0}]}'
+
+post localhost /api/tenants \
+  '{"slug":"acme","name":"Acme","admin":{"email":"admin@acme.example","password":"bench-acme-password"}}' >/dev/null
+post acme.localhost /api/collections "$articles" >/dev/null
+token=$(curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
+  -d '{"email":"admin@acme.example","password":"bench-acme-password"}' | json '["data"]["access_token"]')
+batch() {
+  python3 -c "import json, sys; first = int(sys.argv[1]); print(json.dumps([
+    {'title': f'Article {i}', 'body': ('Lorem ipsum dolor sit amet ' * 15)[:400],
+     'status': 'published' if i % 2 == 0 else 'draft', 'views': i * 37 % 1000}
+    for i in range(first, first + 500)]))" "$1"
+}
+item500=$(post acme.localhost /api/items/articles "$(batch 1)" | json '["data"][499]["id"]')
+post acme.localhost /api/items/articles "$(batch 501)" >/dev/null
+acme=$(sql "SELECT id FROM tenants WHERE slug = 'acme'")
+
+slots="k1, k2, k3, k4, k5, k6, k7, k8, u1, u2, u3, u4"
+# copy_acme_items INTO_CONDITION COPIES: acme's current items, COPIES times, into the collections
+# matching the condition (new ids, same values and keys).
+copy_acme_items() {
+  sql "INSERT INTO items (tenant_id, collection_id, id, data, version, date_created, date_updated, user_created, $slots)
+       SELECT c.tenant_id, c.id, gen_random_uuid(), i.data, 1, i.date_created, i.date_updated, NULL, $slots
+       FROM (SELECT data, date_created, date_updated, $slots FROM items WHERE tenant_id = '$acme') i
+       CROSS JOIN generate_series(1, $2) CROSS JOIN collections c WHERE $1;
+       ANALYZE items;"
+}
+
+bare=("$base/health/live")
+list=("$base/api/items/articles?filter=%7B%22status%22%3A%7B%22_eq%22%3A%22published%22%7D%7D&limit=20&sort=-id"
+  -H "Host: acme.localhost" -H "Authorization: Bearer $token")
+one=("$base/api/items/articles/$item500" -H "Host: acme.localhost" -H "Authorization: Bearer $token")
+rows=(bare list one)
+phase() {
+  echo "phase $1: $(sql "SELECT count(*) FROM items WHERE tenant_id = '$acme'") items in acme, $(sql 'SELECT count(*) FROM items') in all" >&2
+  warm_up "${rows[@]}"
+  measure_rows 2 "$1" "${rows[@]}"
+}
+
+sql "ANALYZE items"
+phase alone
+for t in $(seq 1 99); do
+  post localhost /api/tenants "{\"slug\":\"t$t\",\"name\":\"Tenant $t\"}" >/dev/null
+  post "t$t.localhost" /api/collections "$articles" >/dev/null
+done
+copy_acme_items "c.tenant_id <> '$acme'" 10
+phase others
+copy_acme_items "c.tenant_id = '$acme'" 9
+phase t10k
+copy_acme_items "c.tenant_id = '$acme'" 9
+phase t100k
+report
