@@ -234,7 +234,8 @@ fn search_matches(search: &str, item: &Value) -> bool {
     SEARCHED.iter().any(|field| item[*field].as_str().is_some_and(|text| text.to_ascii_lowercase().contains(&needle)))
 }
 
-/// Nulls first ascending, last descending; `id` ascending breaks the remaining ties.
+/// Nulls first ascending, last descending; `id` breaks the remaining ties in the direction of the
+/// last sort key (ascending when there is none).
 fn order(a: &Value, b: &Value, sort: &[(String, bool)]) -> Ordering {
     for (field, descending) in sort {
         let (x, y) = (&a[field.as_str()], &b[field.as_str()]);
@@ -249,7 +250,8 @@ fn order(a: &Value, b: &Value, sort: &[(String, bool)]) -> Ordering {
             return ordering;
         }
     }
-    if sort.iter().any(|(field, _)| field == "id") { Ordering::Equal } else { compare(Kind::Uuid, &a["id"], &b["id"]) }
+    let by_id = compare(Kind::Uuid, &a["id"], &b["id"]);
+    if sort.last().is_some_and(|(_, descending)| *descending) { by_id.reverse() } else { by_id }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1540,11 +1542,11 @@ async fn nulls_sort_first_ascending_and_last_descending() {
     let api = app.data(&acme);
 
     assert_eq!(titles(&api, &[("sort", "views")]).await, ["unset", "omitted", "one", "two", "three"]);
-    assert_eq!(titles(&api, &[("sort", "-views")]).await, ["three", "two", "one", "unset", "omitted"]);
+    assert_eq!(titles(&api, &[("sort", "-views")]).await, ["three", "two", "one", "omitted", "unset"]);
 }
 
 #[tokio::test]
-async fn id_ascending_breaks_the_remaining_ties() {
+async fn ties_break_by_id_in_the_direction_of_the_last_sort_key() {
     let app = spawn_app().await;
     let bodies = [("p", 5), ("q", 5), ("r", 5), ("s", 5), ("t", 1)];
     let (acme, _) =
@@ -1553,10 +1555,13 @@ async fn id_ascending_breaks_the_remaining_ties() {
 
     assert_eq!(titles(&api, &[]).await, ["p", "q", "r", "s", "t"], "the default is id ascending, creation order");
     assert_eq!(titles(&api, &[("sort", "views")]).await, ["t", "p", "q", "r", "s"]);
-    assert_eq!(titles(&api, &[("sort", "-views")]).await, ["p", "q", "r", "s", "t"], "ties stay id ascending");
+    assert_eq!(titles(&api, &[("sort", "-views")]).await, ["s", "r", "q", "p", "t"], "equal views newest first");
     assert_eq!(titles(&api, &[("sort", "-id")]).await, ["t", "s", "r", "q", "p"]);
     assert_eq!(titles(&api, &[("sort", "views,-id")]).await, ["t", "s", "r", "q", "p"]);
     assert_eq!(titles(&api, &[("sort", "-views,title")]).await, ["p", "q", "r", "s", "t"]);
+    // `done` is unset everywhere: the last key decides the direction of the tie-break, not the first.
+    assert_eq!(titles(&api, &[("sort", "-views,done")]).await, ["p", "q", "r", "s", "t"]);
+    assert_eq!(titles(&api, &[("sort", "done,-views")]).await, ["s", "r", "q", "p", "t"]);
 }
 
 #[tokio::test]
@@ -1780,7 +1785,7 @@ async fn system_fields_can_be_filtered_and_sorted() {
         filtered(&api, json!({"user_created": {"_eq": created[0]["user_created"]}})).await,
         ["one", "two", "three"]
     );
-    assert_eq!(titles(&api, &[("sort", "-version")]).await, ["two", "one", "three"]);
+    assert_eq!(titles(&api, &[("sort", "-version")]).await, ["two", "three", "one"], "ties newest first");
     assert_eq!(titles(&api, &[("sort", "-date_updated")]).await[0], "two");
 }
 
