@@ -29,7 +29,8 @@ start_tenantbase target/release/tenantbase "$PORT" items "$OWNER"
 sql() { psql "$TB_MIGRATE_DATABASE_URL" -qAtc "$1"; }
 # post HOST PATH BODY: as the platform admin (who acts as any tenant's admin)
 post() {
-  curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" -H 'content-type: application/json' -d "$3"
+  printf '%s' "$3" | curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" \
+    -H 'content-type: application/json' --data-binary @-
 }
 articles='{"name":"articles","fields":[
   {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},

@@ -346,6 +346,20 @@ impl Sql {
         }
     }
 
+    /// A comparison operand. SQLite reads numbers out of JSON text with its own parser, which is
+    /// not exact at extreme exponents; a float operand is passed as the same text and read by the
+    /// same parser, so that a stored value equals itself.
+    fn operand(&mut self, value: &Operand) {
+        match value {
+            Operand::Number(n) if !self.postgres() => {
+                self.push("CAST(");
+                self.bind(Value::from(serde_json::Value::from(*n).to_string()));
+                self.push(" AS REAL)");
+            }
+            other => self.bind(other.clone().into()),
+        }
+    }
+
     /// Both walls of the scope: the tenant (also enforced by row-level security) and the collection.
     fn scope(&mut self, tenant_id: Uuid, collection_id: Uuid) {
         self.push("tenant_id = ");
@@ -407,7 +421,7 @@ impl Sql {
                 self.push("(");
                 self.target(target);
                 self.push(&format!(" {} ", op.sql()));
-                self.bind(value.clone().into());
+                self.operand(value);
                 if matches!(op, Comparison::Neq | Comparison::Lt | Comparison::Lte) {
                     self.unless_unset(target);
                 }
@@ -431,7 +445,7 @@ impl Sql {
                     if i > 0 {
                         self.push(", ");
                     }
-                    self.bind(value.clone().into());
+                    self.operand(value);
                 }
                 self.push(")");
                 if *negated {

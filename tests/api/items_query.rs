@@ -668,7 +668,8 @@ fn operand(rng: &mut Rng, items: &[Value], pools: &Pools, field: &str, kind: Kin
                 // A JSON integer for a number field.
                 _ => json!(x.round().clamp(-1e15, 1e15) as i64),
             };
-            if near.as_f64().is_some_and(reads_back) { near } else { json!(x) }
+            // Operands obey the rules of values: finite, |x| ≤ 1e300.
+            if near.as_f64().is_some_and(|near| reads_back(near) && near.abs() <= 1e300) { near } else { json!(x) }
         }
         Kind::Bool => json!(rng.chance(0.5)),
         Kind::Time => {
