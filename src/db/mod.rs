@@ -45,8 +45,9 @@ impl PlatformDb {
         Ok(PlatformDb::new(connect(&config.database_url).await?))
     }
 
-    /// The connection for platform tables. Never use it for tenant-owned rows.
-    pub fn conn(&self) -> &DatabaseConnection {
+    /// The connection for platform tables (tenants, domains, platform admins). Tenant-owned rows
+    /// are reached through [`PlatformDb::tenant`]; row-level security shows nothing here.
+    pub fn platform_conn(&self) -> &DatabaseConnection {
         &self.conn
     }
 

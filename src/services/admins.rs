@@ -25,7 +25,7 @@ pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Res
     checks.finish()?;
     let email = email.unwrap_or_default();
     let existing =
-        platform_admin::Entity::find().filter(platform_admin::Column::Email.eq(&email)).one(db.conn()).await?;
+        platform_admin::Entity::find().filter(platform_admin::Column::Email.eq(&email)).one(db.platform_conn()).await?;
     if existing.is_some() {
         return Ok(Ensured::Existed);
     }
@@ -38,7 +38,7 @@ pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Res
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db.conn())
+    .insert(db.platform_conn())
     .await?;
     Ok(Ensured::Created)
 }

@@ -79,7 +79,7 @@ pub async fn login(
         None => {
             let found = platform_admin::Entity::find()
                 .filter(platform_admin::Column::Email.eq(&email))
-                .one(state.db.conn())
+                .one(state.db.platform_conn())
                 .await?;
             (found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)), SessionScope::Platform)
         }

@@ -186,7 +186,7 @@ async fn revoke_where(txn: &TenantTxn, column: session::Column, id: Uuid) -> Res
         .map(|q| q.col_expr(session::Column::RevokedAt, Expr::value(Utc::now())))
         .filter(column.eq(id))
         .filter(session::Column::RevokedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await?;
     Ok(())
 }

@@ -172,17 +172,19 @@ pub async fn find_live(db: &PlatformDb, key: TenantKey) -> Result<Option<Tenant>
 /// names no tenant at all. Rows disappear only when the purge finishes.
 pub async fn find(db: &PlatformDb, key: TenantKey) -> Result<Option<Tenant>> {
     let row = match key {
-        TenantKey::Id(id) => tenant::Entity::find_by_id(id).one(db.conn()).await?,
-        TenantKey::Slug(slug) => tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.conn()).await?,
+        TenantKey::Id(id) => tenant::Entity::find_by_id(id).one(db.platform_conn()).await?,
+        TenantKey::Slug(slug) => {
+            tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.platform_conn()).await?
+        }
         TenantKey::Domain(domain) => {
-            let Some(route) = tenant_domain::Entity::find_by_id(domain).one(db.conn()).await? else {
+            let Some(route) = tenant_domain::Entity::find_by_id(domain).one(db.platform_conn()).await? else {
                 return Ok(None);
             };
-            tenant::Entity::find_by_id(route.tenant_id).one(db.conn()).await?
+            tenant::Entity::find_by_id(route.tenant_id).one(db.platform_conn()).await?
         }
     };
     match row {
-        Some(row) => Ok(Some(with_domains(db.conn(), row).await?)),
+        Some(row) => Ok(Some(with_domains(db.platform_conn(), row).await?)),
         None => Ok(None),
     }
 }
@@ -238,13 +240,14 @@ pub async fn list(db: &PlatformDb, filter: &TenantFilter, page: Page) -> Result<
         };
         query = query.filter(like(tenant::Column::Slug).or(like(tenant::Column::Name)));
     }
-    let total = if page.with_total { Some(query.clone().count(db.conn()).await?) } else { None };
-    let rows = query.order_by_asc(tenant::Column::Slug).limit(page.limit).offset(page.offset).all(db.conn()).await?;
+    let total = if page.with_total { Some(query.clone().count(db.platform_conn()).await?) } else { None };
+    let rows =
+        query.order_by_asc(tenant::Column::Slug).limit(page.limit).offset(page.offset).all(db.platform_conn()).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut domains = tenant_domain::Entity::find()
         .filter(tenant_domain::Column::TenantId.is_in(ids))
         .order_by_asc(tenant_domain::Column::Domain)
-        .all(db.conn())
+        .all(db.platform_conn())
         .await?;
     let tenants = rows
         .into_iter()
@@ -326,10 +329,10 @@ async fn add_domains(txn: &TenantTxn, domains: &[String]) -> Result<()> {
     }
     txn.delete_many::<tenant_domain::Entity>()
         .filter(tenant_domain::Column::Domain.is_not_in(domains.iter().cloned()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     let existing: Vec<String> =
-        txn.find::<tenant_domain::Entity>().all(&txn).await?.into_iter().map(|d| d.domain).collect();
+        txn.find::<tenant_domain::Entity>().all(txn).await?.into_iter().map(|d| d.domain).collect();
     for domain in domains.iter().filter(|d| !existing.contains(d)) {
         let row = tenant_domain::ActiveModel {
             domain: Set(domain.clone()),
@@ -488,8 +491,10 @@ pub async fn purge(db: &PlatformDb, caches: &Caches, id: Uuid) -> Result<()> {
 
 /// Finishes purges that a previous run left unfinished.
 pub async fn resume_purges(db: &PlatformDb, caches: &Caches) -> Result<()> {
-    let pending =
-        tenant::Entity::find().filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str())).all(db.conn()).await?;
+    let pending = tenant::Entity::find()
+        .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
+        .all(db.platform_conn())
+        .await?;
     for row in pending {
         purge(db, caches, row.id).await?;
     }
@@ -538,13 +543,13 @@ fn sorted(domains: &[String]) -> Vec<String> {
 
 /// The id of the tenant with `slug`, if any (live or being deleted).
 pub async fn id_by_slug(db: &PlatformDb, slug: &str) -> Result<Option<Uuid>> {
-    let row = tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.conn()).await?;
+    let row = tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.platform_conn()).await?;
     Ok(row.map(|r| r.id))
 }
 
 /// Ensures a tenant user with this email exists (manifest admins); never resets a password.
 pub async fn ensure_admin_user(txn: &TenantTxn, email: &str, password: SecretString) -> Result<bool> {
-    let exists = txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(&txn).await?;
+    let exists = txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(txn).await?;
     if exists.is_some() {
         return Ok(false);
     }

@@ -208,8 +208,10 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
     match caller.tenant_id {
         Some(tenant_id) => Ok(Me::User(get(state, tenant_id, caller.id).await?)),
         None => {
-            let admin =
-                platform_admin::Entity::find_by_id(caller.id).one(state.db.conn()).await?.ok_or_else(not_found)?;
+            let admin = platform_admin::Entity::find_by_id(caller.id)
+                .one(state.db.platform_conn())
+                .await?
+                .ok_or_else(not_found)?;
             Ok(Me::PlatformAdmin(PlatformAdminView {
                 id: admin.id,
                 email: admin.email,
