@@ -146,9 +146,7 @@ impl TenantTxn {
         A::Entity: TenantOwned,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     {
-        let mut model = model;
-        model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
-        model.insert(&self.txn).await
+        self.stamp(model).insert(&self.txn).await
     }
 
     /// Inserts rows of this tenant in one statement; `tenant_id` is stamped on every row. All
@@ -161,10 +159,7 @@ impl TenantTxn {
         if models.is_empty() {
             return Ok(());
         }
-        let models = models.into_iter().map(|mut model| {
-            model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
-            model
-        });
+        let models = models.into_iter().map(|model| self.stamp(model));
         <A::Entity as EntityTrait>::insert_many(models).exec_without_returning(&self.txn).await?;
         Ok(())
     }
@@ -177,9 +172,17 @@ impl TenantTxn {
         A::Entity: TenantOwned,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     {
-        let mut model = model;
+        self.stamp(model).update(&self.txn).await
+    }
+
+    /// The model with this transaction's tenant as its `tenant_id`, whatever it held.
+    fn stamp<A>(&self, mut model: A) -> A
+    where
+        A: ActiveModelTrait,
+        A::Entity: TenantOwned,
+    {
         model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
-        model.update(&self.txn).await
+        model
     }
 
     /// Runs a statement built by this module's query compilers, which scope it themselves.
