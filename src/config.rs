@@ -30,6 +30,7 @@ const KNOWN_VARS: &[&str] = &[
     "TB_BODY_LIMIT",
     "TB_INSECURE_ALLOW_RLS_BYPASS",
     "TB_SHUTDOWN_TIMEOUT",
+    "TB_HOOK_TIMEOUT_MS",
     "TB_WORKERS",
     // Read by `tenantbase admin create` only.
     "TB_NEW_ADMIN_PASSWORD",
@@ -103,6 +104,8 @@ pub struct Config {
     pub insecure_allow_rls_bypass: bool,
     /// `TB_SHUTDOWN_TIMEOUT`: seconds in-flight requests get to finish on SIGTERM. Default 30.
     pub shutdown_timeout: Duration,
+    /// `TB_HOOK_TIMEOUT_MS`: how long one filter hook may run before its request fails. Default 5000.
+    pub hook_timeout: Duration,
     /// `TB_WORKERS`: HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
 }
@@ -192,6 +195,7 @@ impl Config {
             body_limit: parse_number(&get, "TB_BODY_LIMIT", 1024 * 1024)?,
             insecure_allow_rls_bypass: parse_bool(&get, "TB_INSECURE_ALLOW_RLS_BYPASS")?,
             shutdown_timeout: Duration::from_secs(parse_number(&get, "TB_SHUTDOWN_TIMEOUT", 30)?),
+            hook_timeout: Duration::from_millis(parse_number(&get, "TB_HOOK_TIMEOUT_MS", 5000)?),
             workers: get("TB_WORKERS").map(|_| parse_number(&get, "TB_WORKERS", 1)).transpose()?,
         })
     }

@@ -62,7 +62,11 @@ error_codes! {
     RateLimited => (429, "rate_limited", "Too many requests"),
     UnsupportedMediaType => (415, "unsupported_media_type", "Unsupported media type"),
     ValidationFailed => (422, "validation_failed", "Validation failed"),
+    HookRejected => (400, "hook_rejected", "Rejected by a hook"),
     Internal => (500, "internal_error", "Internal server error"),
+    HookFailed => (500, "hook_failed", "A hook failed"),
+    HookTimeout => (504, "hook_timeout", "A hook ran too long"),
+    HookDepthExceeded => (508, "hook_depth_exceeded", "Hooks nested too deep"),
     ServiceUnavailable => (503, "service_unavailable", "Service unavailable"),
 }
 
@@ -99,6 +103,9 @@ impl FieldError {
 pub enum Error {
     #[error("{code}: {detail}")]
     Problem { code: Code, detail: String, errors: Vec<FieldError> },
+    /// A filter hook rejected the operation, with its own status and code.
+    #[error("rejected by a hook: {0}")]
+    Hook(crate::hooks::HookError),
     #[error("rate limited for {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("database error: {0}")]
@@ -134,6 +141,7 @@ impl Error {
         match self {
             Error::Problem { code, .. } => *code,
             Error::RateLimited { .. } => Code::RateLimited,
+            Error::Hook(_) => Code::HookRejected,
             Error::Database(_) | Error::Internal(_) => Code::Internal,
         }
     }
@@ -149,7 +157,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable snake_case code; branch on this, never on `detail`.
-    pub code: &'static str,
+    pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// The request id, to quote when reporting a problem.
@@ -159,7 +167,10 @@ pub struct Problem {
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
-        self.code().status()
+        match self {
+            Error::Hook(rejection) => status(rejection.status),
+            other => other.code().status(),
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -168,21 +179,27 @@ impl ResponseError for Error {
         let (detail, errors) = match self {
             Error::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
             Error::RateLimited { retry_after } => (format!("Too many attempts; retry in {retry_after} s."), Vec::new()),
+            Error::Hook(rejection) => (rejection.message.clone(), Vec::new()),
             internal => {
                 tracing::error!(error = %internal, "request failed");
                 ("The server could not complete the request.".to_string(), Vec::new())
             }
         };
+        let code_text = match self {
+            Error::Hook(rejection) => rejection.code.clone(),
+            _ => code.as_str().to_string(),
+        };
+        let status = self.status_code();
         let body = Problem {
-            kind: format!("https://tenantbase.dev/problems/{}", code.as_str().replace('_', "-")),
+            kind: format!("https://tenantbase.dev/problems/{}", code_text.replace('_', "-")),
             title: code.title(),
-            status: code.status().as_u16(),
+            status: status.as_u16(),
             detail,
-            code: code.as_str(),
+            code: code_text,
             errors,
             request_id,
         };
-        let mut response = HttpResponse::build(code.status());
+        let mut response = HttpResponse::build(status);
         if let Error::RateLimited { retry_after } = self {
             response.insert_header((actix_web::http::header::RETRY_AFTER, retry_after.to_string()));
         }

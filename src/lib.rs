@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod hooks;
 pub mod http;
 pub mod limits;
 pub mod manifest;
@@ -61,9 +62,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects and checks the database (migrating an embedded SQLite one), prepares keys,
-    /// ensures the bootstrap admin, and binds the listener.
+    /// [`Application::build_with_hooks`] with the built-in hooks only.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Application::build_with_hooks(config, hooks::Hooks::with_builtins()).await
+    }
+
+    /// Connects and checks the database (migrating an embedded SQLite one), prepares keys,
+    /// ensures the bootstrap admin, runs `app.before` hooks, binds the listener, starts the
+    /// scheduler and runs `app.after` hooks.
+    pub async fn build_with_hooks(config: Config, hooks: hooks::Hooks) -> Result<Self, StartupError> {
+        let mut hooks = hooks;
+        hooks.filter_timeout = config.hook_timeout;
+        let hooks = Arc::new(hooks);
+        hooks.run_init(&hooks::InitEvent { stage: hooks::InitStage::AppBefore, config: &config });
         let conn = db::connect(&config.database_url).await?;
         if config.is_sqlite() {
             db::connect::migrate_embedded(&conn).await?;
@@ -124,7 +135,10 @@ impl Application {
             tokens,
             role_check,
             metrics: Metrics::default(),
+            hooks: hooks.clone(),
         });
+        hooks::schedule::spawn_scheduler(hooks::Env::new(&state));
+        hooks.run_init(&hooks::InitEvent { stage: hooks::InitStage::AppAfter, config: &state.config });
         let server = HttpServer::new(move || http::app(state.clone()))
             .workers(workers.max(1))
             .shutdown_timeout(shutdown_timeout)

@@ -22,4 +22,6 @@ pub struct AppState {
     /// The startup check of the database role, reported by `/health/ready`.
     pub role_check: RoleCheck,
     pub metrics: Metrics,
+    /// Every registered hook (read-only after startup).
+    pub hooks: Arc<crate::hooks::Hooks>,
 }

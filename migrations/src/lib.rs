@@ -9,6 +9,7 @@ mod m20261123_000001_platform;
 mod m20261123_000002_users;
 mod m20261123_000003_sessions;
 pub mod m20261123_000004_collections;
+mod m20261123_000005_schedule_runs;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_users::Migration),
             Box::new(m20261123_000003_sessions::Migration),
             Box::new(m20261123_000004_collections::Migration),
+            Box::new(m20261123_000005_schedule_runs::Migration),
         ]
     }
 }

@@ -43,7 +43,7 @@ async fn login(
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<web::Json<Data<TokenResponse>>, Error> {
-    let token = auth::login(&state, tenant.0.as_deref(), client_ip(&req), body.into_inner()).await?;
+    let token = auth::login(&state, tenant.0.as_ref(), client_ip(&req), body.into_inner()).await?;
     Ok(web::Json(Data { data: token }))
 }
 

@@ -16,6 +16,7 @@ use crate::{
         roles::{Editor, Member},
     },
     error::{Code, Error, Problem},
+    hooks::Env,
     services::{
         item_query::ListParams,
         items::{self, Created, Precondition},
@@ -70,7 +71,7 @@ async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     super::require_utf8_query(&req)?;
-    let (items, total) = items::list(&state, caller.tenant.id, &collection, &params).await?;
+    let (items, total) = items::list(&Env::new(&state), &caller.tenant, &caller.caller, &collection, &params).await?;
     Ok(HttpResponse::Ok().json(List::new(items.into_iter().map(Item).collect(), total)))
 }
 
@@ -89,7 +90,8 @@ async fn create(
     collection: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Error> {
-    let created = items::create(&state, &caller.caller, caller.tenant.id, &collection, body.into_inner()).await?;
+    let created =
+        items::create(&Env::new(&state), &caller.tenant, &caller.caller, &collection, body.into_inner()).await?;
     Ok(match created {
         Created::One(item) => super::created(Item(item)),
         Created::Many(items) => super::created(items.into_iter().map(Item).collect::<Vec<_>>()),
@@ -108,7 +110,7 @@ async fn read(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
-    Ok(with_etag(items::get(&state, caller.tenant.id, &collection, &id).await?))
+    Ok(with_etag(items::get(&Env::new(&state), &caller.tenant, &caller.caller, &collection, &id).await?))
 }
 
 /// Change the fields present in the body; `If-Match: "<version>"` guards against lost updates.
@@ -130,7 +132,9 @@ async fn update(
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
     let precondition = precondition(&req)?;
-    let item = items::update(&state, caller.tenant.id, &collection, &id, body.into_inner(), precondition).await?;
+    let env = Env::new(&state);
+    let item =
+        items::update(&env, &caller.tenant, &caller.caller, &collection, &id, body.into_inner(), precondition).await?;
     Ok(with_etag(item))
 }
 
@@ -150,6 +154,6 @@ async fn remove(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
-    items::delete(&state, caller.tenant.id, &collection, &id, precondition(&req)?).await?;
+    items::delete(&Env::new(&state), &caller.tenant, &caller.caller, &collection, &id, precondition(&req)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,7 @@
 //! The HTTP edge: mounts each resource's routes, sets middleware order, and turns framework
 //! errors (bad JSON, bad query, unknown route) into problem+json.
 
+mod activity;
 mod auth;
 mod collections;
 mod health;
@@ -46,6 +47,7 @@ pub fn app(
     >,
 > {
     let body_limit = state.config.body_limit;
+    let route_hooks = state.hooks.route_hooks().to_vec();
     App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
@@ -54,6 +56,7 @@ pub fn app(
         .app_data(web::PayloadConfig::default().limit(body_limit))
         .app_data(web::QueryConfig::default().error_handler(|e, _| Error::from(e).into()))
         .app_data(web::PathConfig::default().error_handler(|e, _| Error::from(e).into()))
+        .configure(move |cfg| route_hooks.iter().for_each(|hook| hook(cfg)))
         .configure(health::configure)
         .configure(auth::configure)
         .configure(tenants::configure)
@@ -61,6 +64,7 @@ pub fn app(
         .configure(users::configure)
         .configure(collections::configure)
         .configure(items::configure)
+        .configure(activity::configure)
         .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
         .route(
             "/docs",

@@ -84,7 +84,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Json<NewUser>,
 ) -> Result<HttpResponse, Error> {
-    Ok(created(users::create(&state, caller.tenant.id, body.into_inner()).await?))
+    Ok(created(users::create(&state, &caller.tenant, &caller.caller, body.into_inner()).await?))
 }
 
 /// Read a user.
@@ -117,7 +117,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Json<UserPatch>,
 ) -> Result<web::Json<Data<UserView>>, Error> {
-    let user = users::update(&state, caller.tenant.id, user_id(&id)?, body.into_inner()).await?;
+    let user = users::update(&state, &caller.tenant, &caller.caller, user_id(&id)?, body.into_inner()).await?;
     Ok(web::Json(Data { data: user }))
 }
 
@@ -135,6 +135,6 @@ async fn remove(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    users::delete(&state, caller.tenant.id, user_id(&id)?).await?;
+    users::delete(&state, &caller.tenant, &caller.caller, user_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,15 +1,17 @@
 //! Logging in (API.md "Authentication"): tenant users on a tenant, platform admins without one.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::{
-    auth::{Role, password, session::SessionScope},
+    auth::{Caller, Role, password, session::SessionScope},
     entities::{platform_admin, user},
     error::{Code, Error, Result},
+    hooks::{self, Env},
     services::sessions,
     state::AppState,
     tenancy::Tenant,
@@ -54,7 +56,7 @@ fn invalid_credentials() -> Error {
 #[tracing::instrument(skip_all, fields(tenant = tenant.map(|t| t.slug.as_str())))]
 pub async fn login(
     state: &AppState,
-    tenant: Option<&Tenant>,
+    tenant: Option<&Arc<Tenant>>,
     client: Option<IpAddr>,
     credentials: Credentials,
 ) -> Result<TokenResponse> {
@@ -95,5 +97,7 @@ pub async fn login(
     };
     let tokens = sessions::open(state, scope, id, role).await?;
     tracing::info!(user = %id, "logged in");
+    let caller = Caller { id, tenant_id: tenant.map(|t| t.id), role };
+    hooks::context::announce(&Env::new(state), tenant, Some(&caller), "auth.login", || json!({"user": id}));
     Ok(tokens)
 }

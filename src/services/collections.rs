@@ -23,6 +23,7 @@ use crate::{
     },
     entities::{collection, item},
     error::{Code, Error, FieldError, Result},
+    hooks::{Ctx, Env},
     state::AppState,
 };
 use migrations::m20261123_000004_collections::{INDEXED_SLOTS, UNIQUE_SLOTS};
@@ -243,7 +244,7 @@ pub fn is_valid_name(name: &str) -> bool {
     (1..=63).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
         && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-        && !name.starts_with("tb_")
+        && !name.starts_with(SYSTEM_PREFIX)
 }
 
 fn not_found(name: &str) -> Error {
@@ -268,14 +269,28 @@ async fn load_schema(db: &PlatformDb, tenant_id: Uuid) -> Result<Option<Schema>>
     Ok(Some(schema))
 }
 
-/// One collection of the tenant, or 404 `collection_not_found`.
+/// One collection of the tenant, or 404 `collection_not_found`. System collections (`tb_…`)
+/// are not reachable by name through the API.
 pub async fn get(state: &AppState, tenant_id: Uuid, name: &str) -> Result<Arc<Collection>> {
-    schema(&state.db, &state.caches, tenant_id).await?.get(name).cloned().ok_or_else(|| not_found(name))
+    public(schema(&state.db, &state.caches, tenant_id).await?.get(name).cloned(), name)
 }
+
+/// [`get`] for a unit of work.
+pub async fn get_in(ctx: &Ctx<'_>, name: &str) -> Result<Arc<Collection>> {
+    public(schema(&ctx.env.db, &ctx.env.caches, ctx.tenant.id).await?.get(name).cloned(), name)
+}
+
+fn public(found: Option<Arc<Collection>>, name: &str) -> Result<Arc<Collection>> {
+    found.filter(|c| !c.name.starts_with(SYSTEM_PREFIX)).ok_or_else(|| not_found(name))
+}
+
+/// Names of system collections (the activity log) start with this; tenants cannot use it.
+pub const SYSTEM_PREFIX: &str = "tb_";
 
 /// The tenant's collections by name.
 pub async fn list(state: &AppState, tenant_id: Uuid) -> Result<Vec<CollectionView>> {
-    Ok(schema(&state.db, &state.caches, tenant_id).await?.values().map(|c| c.view()).collect())
+    let schema = schema(&state.db, &state.caches, tenant_id).await?;
+    Ok(schema.values().filter(|c| !c.name.starts_with(SYSTEM_PREFIX)).map(|c| c.view()).collect())
 }
 
 /// Creates a collection; 409 `collection_exists` when the name is taken.
@@ -310,6 +325,41 @@ pub async fn create(state: &AppState, tenant_id: Uuid, input: NewCollection) -> 
     let collection = Collection::from_row(row)?;
     finish(state, txn, tenant_id).await?;
     Ok(collection.view())
+}
+
+/// A system collection of the tenant (`tb_…`, e.g. the activity log), created on first use in
+/// a transaction of its own. Two instances creating it at once is fine: the loser reloads.
+pub async fn ensure_system(env: &Env, tenant_id: Uuid, name: &str, fields: &[FieldInput]) -> Result<Arc<Collection>> {
+    if let Some(found) = schema(&env.db, &env.caches, tenant_id).await?.get(name) {
+        return Ok(found.clone());
+    }
+    let mut checks = Checks::default();
+    let fields = define_fields(fields, &[], false, &mut checks);
+    checks.finish()?;
+    let now = Utc::now();
+    let txn = env.db.tenant(tenant_id).begin().await?;
+    let row = collection::ActiveModel {
+        tenant_id: Set(tenant_id),
+        id: Set(Uuid::now_v7()),
+        name: Set(name.to_string()),
+        fields: Set(stored(&fields)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match txn.insert(row).await {
+        Ok(_) => {
+            txn.announce(Change::Collections(tenant_id)).await?;
+            txn.commit().await?;
+        }
+        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => drop(txn),
+        Err(error) => return Err(error.into()),
+    }
+    env.caches.apply(Change::Collections(tenant_id));
+    schema(&env.db, &env.caches, tenant_id)
+        .await?
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::internal(format!("system collection {name} missing after creation")))
 }
 
 /// Adds fields to a collection; existing fields and items keep their values, and a new field's
@@ -553,10 +603,13 @@ fn free_slot(unique: bool, taken: &[Slot]) -> Option<Slot> {
 }
 
 /// How many collections and items a tenant holds (usage).
+/// System collections (the activity log) and their entries are not counted.
 pub async fn usage(txn: &TenantTxn) -> Result<(u64, u64)> {
-    let collections = txn.find::<collection::Entity>().count(txn).await?;
-    let items = txn.find::<item::Entity>().count(txn).await?;
-    Ok((collections, items))
+    let rows = txn.find::<collection::Entity>().all(txn).await?;
+    let system: Vec<Uuid> = rows.iter().filter(|c| c.name.starts_with(SYSTEM_PREFIX)).map(|c| c.id).collect();
+    let items =
+        txn.find::<item::Entity>().filter(item::Column::CollectionId.is_not_in(system.clone())).count(txn).await?;
+    Ok(((rows.len() - system.len()) as u64, items))
 }
 
 /// Deletes all of a tenant's items and collections (tenant purge, inside its scope).

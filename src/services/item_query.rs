@@ -40,6 +40,42 @@ pub struct ListParams {
     pub meta: Option<String>,
 }
 
+impl ListParams {
+    /// The query as `items.query` filter hooks see it: `filter` parsed when it is JSON.
+    pub fn to_payload(&self) -> Value {
+        let filter = self.filter.as_deref().map(|raw| serde_json::from_str(raw).unwrap_or_else(|_| Value::from(raw)));
+        serde_json::json!({
+            "filter": filter, "sort": self.sort, "limit": self.limit, "offset": self.offset,
+            "fields": self.fields, "search": self.search, "meta": self.meta,
+        })
+    }
+
+    /// The query a hook returned.
+    pub fn from_payload(payload: &Value) -> Result<ListParams> {
+        let text = |name: &str| match &payload[name] {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            other if name == "filter" => Ok(Some(other.to_string())),
+            _ => Err(invalid(format!("an items.query hook returned a {name} that is not a string"))),
+        };
+        let number = |name: &str| match &payload[name] {
+            Value::Null => Ok(None),
+            value => {
+                value.as_i64().map(Some).ok_or_else(|| invalid(format!("an items.query hook returned a bad {name}")))
+            }
+        };
+        Ok(ListParams {
+            filter: text("filter")?,
+            sort: text("sort")?,
+            limit: number("limit")?,
+            offset: number("offset")?,
+            fields: text("fields")?,
+            search: text("search")?,
+            meta: text("meta")?,
+        })
+    }
+}
+
 /// A list request, ready to run.
 #[derive(Debug)]
 pub struct ListRequest {

@@ -3,9 +3,11 @@
 //! the database (and checked first, to name the offending object of an array); every write bumps
 //! `version`, which `If-Match` compares.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, QuerySelect, SqlErr};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
@@ -22,7 +24,8 @@ use crate::{
     },
     entities::item,
     error::{Code, Error, FieldError, Result},
-    state::AppState,
+    hooks::{Ctx, Env, Unit},
+    tenancy::Tenant,
 };
 
 /// Most objects one `POST` may create.
@@ -132,41 +135,115 @@ fn item_id(raw: &str) -> Result<Uuid> {
 }
 
 /// Lists a collection's items (docs/data-api.md "Listing").
-#[tracing::instrument(skip(state, params))]
+#[tracing::instrument(skip(env, tenant, caller, params), fields(tenant = %tenant.id))]
 pub async fn list(
-    state: &AppState,
-    tenant_id: Uuid,
+    env: &Env,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
     name: &str,
     params: &ListParams,
 ) -> Result<(Vec<Value>, Option<u64>)> {
-    let collection = collections::get(state, tenant_id, name).await?;
-    let request = item_query::parse(&collection, params)?;
-    let txn = state.db.tenant(tenant_id).read().await?;
-    let rows = txn.list_items(&request.query).await?;
-    let total = if request.with_total { Some(txn.count_items(&request.query).await?) } else { None };
-    txn.commit().await?;
+    let unit = Unit::begin(env, tenant, Some(caller), 0, false).await?;
+    let outcome = list_in(&unit.ctx(), name, params).await;
+    unit.finish(outcome, "items.query", Some(name)).await
+}
+
+/// [`list`] inside a unit of work. `items.query` filters may rewrite the query (as
+/// `{"filter", "sort", "limit", "offset", "fields", "search", "meta"}`), `items.read` filters the
+/// items found.
+pub async fn list_in(ctx: &Ctx<'_>, name: &str, params: &ListParams) -> Result<(Vec<Value>, Option<u64>)> {
+    let collection = collections::get_in(ctx, name).await?;
+    let rewritten;
+    let params = if ctx.has_filters("items.query", Some(name)) {
+        let payload = ctx.filter("items.query", Some(name), None, params.to_payload()).await?;
+        rewritten = ListParams::from_payload(&payload)?;
+        &rewritten
+    } else {
+        params
+    };
+    let (items, total) = query_in(ctx, &collection, params).await?;
+    let items = match ctx.filter("items.read", Some(name), None, Value::Array(items)).await? {
+        Value::Array(items) => items,
+        _ => return Err(Error::new(Code::HookFailed, "An items.read hook must return the array of items.")),
+    };
+    Ok((items, total))
+}
+
+/// The items of `collection` that `params` select, without hooks (system collections use it).
+pub async fn query_in(
+    ctx: &Ctx<'_>,
+    collection: &Collection,
+    params: &ListParams,
+) -> Result<(Vec<Value>, Option<u64>)> {
+    let request = item_query::parse(collection, params)?;
+    let rows = ctx.txn.list_items(&request.query).await?;
+    let total = if request.with_total { Some(ctx.txn.count_items(&request.query).await?) } else { None };
     let items = rows
         .into_iter()
-        .map(|row| Ok(Stored::try_from(row)?.render(&collection, request.fields.as_deref())))
+        .map(|row| Ok(Stored::try_from(row)?.render(collection, request.fields.as_deref())))
         .collect::<Result<Vec<_>>>()?;
     Ok((items, total))
 }
 
+/// Stores one item of a system collection as given, without hooks (the audit log's entries).
+pub async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, object: &Value) -> Result<()> {
+    let mut checks = Checks::default();
+    let data = new_values(collection, object, "", &mut checks);
+    checks.finish()?;
+    let Some(data) = data else { return Err(Error::internal("a system item without values")) };
+    let now = format_datetime(Utc::now());
+    let item = Stored {
+        id: Uuid::now_v7(),
+        data,
+        version: 1,
+        date_created: now.clone(),
+        date_updated: now,
+        user_created: ctx.caller.map(|c| c.id),
+    };
+    ctx.txn.insert_many(vec![new_row(ctx.tenant.id, collection, &item)]).await?;
+    Ok(())
+}
+
 /// One item.
-#[tracing::instrument(skip(state))]
-pub async fn get(state: &AppState, tenant_id: Uuid, name: &str, id: &str) -> Result<Value> {
-    let collection = collections::get(state, tenant_id, name).await?;
+#[tracing::instrument(skip(env, tenant, caller), fields(tenant = %tenant.id))]
+pub async fn get(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, name: &str, id: &str) -> Result<Value> {
     let id = item_id(id)?;
-    let txn = state.db.tenant(tenant_id).read().await?;
-    let row = find(&txn, &collection, id, false).await?;
-    txn.commit().await?;
-    Ok(Stored::from(row).render(&collection, None))
+    let unit = Unit::begin(env, tenant, Some(caller), 0, false).await?;
+    let outcome = get_in(&unit.ctx(), name, id).await;
+    unit.finish(outcome, "items.read", Some(name)).await
+}
+
+/// [`get`] inside a unit of work; `items.read` filters see (and may change) the item.
+pub async fn get_in(ctx: &Ctx<'_>, name: &str, id: Uuid) -> Result<Value> {
+    let collection = collections::get_in(ctx, name).await?;
+    let row = find(ctx.txn, &collection, id, false).await?;
+    let item = Stored::from(row).render(&collection, None);
+    ctx.filter("items.read", Some(name), Some(id), item).await
 }
 
 /// Creates one item, or all of an array or none.
-#[tracing::instrument(skip(state, caller, body))]
-pub async fn create(state: &AppState, caller: &Caller, tenant_id: Uuid, name: &str, body: Value) -> Result<Created> {
-    let collection = collections::get(state, tenant_id, name).await?;
+#[tracing::instrument(skip(env, tenant, caller, body), fields(tenant = %tenant.id))]
+pub async fn create(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, name: &str, body: Value) -> Result<Created> {
+    let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
+    let outcome = create_in(&unit.ctx(), name, body).await;
+    unit.finish(outcome, "items.create", Some(name)).await
+}
+
+/// Creates one item inside a unit of work (for hooks).
+pub async fn create_one_in(ctx: &Ctx<'_>, name: &str, item: Value) -> Result<Value> {
+    if !item.is_object() {
+        return Err(Error::validation(vec![FieldError::new("body", "invalid", "must be an object")]));
+    }
+    match create_in(ctx, name, item).await? {
+        Created::One(item) => Ok(item),
+        Created::Many(_) => Err(Error::internal("one object created as many")),
+    }
+}
+
+/// [`create`] inside a unit of work: `items.create` filters see each object before it is
+/// checked, and actions get each created item.
+pub async fn create_in(ctx: &Ctx<'_>, name: &str, body: Value) -> Result<Created> {
+    let collection = collections::get_in(ctx, name).await?;
     let (objects, one) = match body {
         Value::Object(object) => (vec![Value::Object(object)], true),
         Value::Array(objects) if (1..=MAX_BATCH).contains(&objects.len()) => (objects, false),
@@ -182,46 +259,36 @@ pub async fn create(state: &AppState, caller: &Caller, tenant_id: Uuid, name: &s
         }
     };
     let now = format_datetime(Utc::now());
+    let caller = ctx.caller.map(|c| c.id);
     let mut checks = Checks::default();
     let mut rows = Vec::with_capacity(objects.len());
     let mut created = Vec::with_capacity(objects.len());
-    for (i, object) in objects.iter().enumerate() {
+    for (i, object) in objects.into_iter().enumerate() {
+        let object = ctx.filter("items.create", Some(name), None, object).await?;
         let prefix = if one { String::new() } else { format!("[{i}].") };
-        let Some(data) = new_values(&collection, object, &prefix, &mut checks) else { continue };
+        let Some(data) = new_values(&collection, &object, &prefix, &mut checks) else { continue };
         let item = Stored {
             id: Uuid::now_v7(),
             data,
             version: 1,
             date_created: now.clone(),
             date_updated: now.clone(),
-            user_created: Some(caller.id),
+            user_created: caller,
         };
-        let mut row = item::ActiveModel {
-            tenant_id: Set(tenant_id),
-            collection_id: Set(collection.id),
-            id: Set(item.id),
-            data: Set(Value::Object(item.data.clone())),
-            version: Set(item.version),
-            date_created: Set(item.date_created.clone()),
-            date_updated: Set(item.date_updated.clone()),
-            user_created: Set(item.user_created),
-            ..Default::default()
-        };
-        // Every row of one INSERT sets the same columns: unused slots are NULL.
-        for slot in ALL_SLOTS {
-            sea_orm::ActiveModelTrait::set(&mut row, slot_column(slot), Option::<String>::None.into());
-        }
-        set_keys(&mut row, &collection, &item.data, None);
-        rows.push(row);
+        rows.push(new_row(ctx.tenant.id, &collection, &item));
         created.push(item);
     }
     checks.finish()?;
 
-    let txn = state.db.tenant(tenant_id).begin().await?;
-    check_unique(&txn, &collection, &rows, one).await?;
-    txn.insert_many(rows).await.map_err(|e| on_unique(e, &collection))?;
-    txn.commit().await?;
-    let mut items: Vec<Value> = created.into_iter().map(|item| item.render(&collection, None)).collect();
+    check_unique(ctx.txn, &collection, &rows, one).await?;
+    ctx.txn.insert_many(rows).await.map_err(|e| on_unique(e, &collection))?;
+    let mut items = Vec::with_capacity(created.len());
+    for item in created {
+        let (id, delta) = (item.id, Value::Object(item.data.clone()));
+        let rendered = item.render(&collection, None);
+        ctx.after_commit("items.create", Some(name), || json!({"key": id, "item": rendered, "delta": delta}));
+        items.push(rendered);
+    }
     Ok(match items.pop() {
         Some(item) if one => Created::One(item),
         last => {
@@ -231,31 +298,68 @@ pub async fn create(state: &AppState, caller: &Caller, tenant_id: Uuid, name: &s
     })
 }
 
+/// The row of a new item; every row of one INSERT sets the same columns (unused slots NULL).
+fn new_row(tenant_id: Uuid, collection: &Collection, item: &Stored) -> item::ActiveModel {
+    let mut row = item::ActiveModel {
+        tenant_id: Set(tenant_id),
+        collection_id: Set(collection.id),
+        id: Set(item.id),
+        data: Set(Value::Object(item.data.clone())),
+        version: Set(item.version),
+        date_created: Set(item.date_created.clone()),
+        date_updated: Set(item.date_updated.clone()),
+        user_created: Set(item.user_created),
+        ..Default::default()
+    };
+    for slot in ALL_SLOTS {
+        sea_orm::ActiveModelTrait::set(&mut row, slot_column(slot), Option::<String>::None.into());
+    }
+    set_keys(&mut row, collection, &item.data, None);
+    row
+}
+
 /// Changes the fields present in `patch`; `null` clears a field.
-#[tracing::instrument(skip(state, patch))]
+#[tracing::instrument(skip(env, tenant, caller, patch), fields(tenant = %tenant.id))]
 pub async fn update(
-    state: &AppState,
-    tenant_id: Uuid,
+    env: &Env,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
     name: &str,
     id: &str,
     patch: Value,
     precondition: Option<Precondition>,
 ) -> Result<Value> {
-    let collection = collections::get(state, tenant_id, name).await?;
     let id = item_id(id)?;
-    let Value::Object(patch) = patch else {
+    let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
+    let outcome = update_in(&unit.ctx(), name, id, patch, precondition).await;
+    unit.finish(outcome, "items.update", Some(name)).await
+}
+
+/// [`update`] inside a unit of work: `items.update` filters see the patch (and the item's id as
+/// their key); actions get the item and the changed values.
+pub async fn update_in(
+    ctx: &Ctx<'_>,
+    name: &str,
+    id: Uuid,
+    patch: Value,
+    precondition: Option<Precondition>,
+) -> Result<Value> {
+    let collection = collections::get_in(ctx, name).await?;
+    if !patch.is_object() {
         return Err(Error::validation(vec![FieldError::new("body", "invalid", "must be an object")]));
-    };
-    let txn = state.db.tenant(tenant_id).begin().await?;
-    let current = find(&txn, &collection, id, true).await?;
+    }
+    let current = find(ctx.txn, &collection, id, true).await?;
     check_precondition(precondition, current.version)?;
+    let Value::Object(patch) = ctx.filter("items.update", Some(name), Some(id), patch).await? else {
+        return Err(Error::new(Code::HookFailed, "An items.update hook must return an object."));
+    };
 
     let mut checks = Checks::default();
     let mut data = match &current.data {
         Value::Object(map) => map.clone(),
         _ => Map::new(),
     };
-    let mut changed = Vec::new();
+    let mut delta = Map::new();
     for (key, value) in &patch {
         let Some(field) = checked_member(&collection, key, "", &mut checks) else { continue };
         match field.value(value) {
@@ -264,17 +368,18 @@ pub async fn update(
             }
             Ok(None) => {
                 data.remove(key);
-                changed.push(key.as_str());
+                delta.insert(key.clone(), Value::Null);
             }
             Ok(Some(value)) => {
-                data.insert(key.clone(), value);
-                changed.push(key.as_str());
+                data.insert(key.clone(), value.clone());
+                delta.insert(key.clone(), value);
             }
             Err((code, message)) => checks.push(FieldError::new(key.as_str(), code, message)),
         }
     }
     checks.finish()?;
 
+    let changed: Vec<&str> = delta.keys().map(String::as_str).collect();
     let mut row = item::ActiveModel {
         collection_id: Set(collection.id),
         id: Set(id),
@@ -284,31 +389,43 @@ pub async fn update(
     };
     set_keys(&mut row, &collection, &data, Some(&changed));
     row.data = Set(Value::Object(data));
-    let updated = txn.update(row).await.map_err(|e| on_unique(e, &collection))?;
-    txn.commit().await?;
-    Ok(Stored::from(updated).render(&collection, None))
+    let updated = ctx.txn.update(row).await.map_err(|e| on_unique(e, &collection))?;
+    let item = Stored::from(updated).render(&collection, None);
+    let rendered = item.clone();
+    ctx.after_commit("items.update", Some(name), || json!({"key": id, "item": rendered, "delta": delta}));
+    Ok(item)
 }
 
 /// Deletes an item.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(env, tenant, caller), fields(tenant = %tenant.id))]
 pub async fn delete(
-    state: &AppState,
-    tenant_id: Uuid,
+    env: &Env,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
     name: &str,
     id: &str,
     precondition: Option<Precondition>,
 ) -> Result<()> {
-    let collection = collections::get(state, tenant_id, name).await?;
     let id = item_id(id)?;
-    let txn = state.db.tenant(tenant_id).begin().await?;
-    let current = find(&txn, &collection, id, true).await?;
+    let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
+    let outcome = delete_in(&unit.ctx(), name, id, precondition).await;
+    unit.finish(outcome, "items.delete", Some(name)).await
+}
+
+/// [`delete`] inside a unit of work: `items.delete` filters get `{"key"}` and may reject.
+pub async fn delete_in(ctx: &Ctx<'_>, name: &str, id: Uuid, precondition: Option<Precondition>) -> Result<()> {
+    let collection = collections::get_in(ctx, name).await?;
+    let current = find(ctx.txn, &collection, id, true).await?;
     check_precondition(precondition, current.version)?;
-    txn.delete_many::<item::Entity>()
+    ctx.filter("items.delete", Some(name), Some(id), json!({"key": id})).await?;
+    ctx.txn
+        .delete_many::<item::Entity>()
         .filter(item::Column::CollectionId.eq(collection.id))
         .filter(item::Column::Id.eq(id))
-        .exec(&txn)
+        .exec(ctx.txn)
         .await?;
-    txn.commit().await?;
+    let item = Stored::from(current).render(&collection, None);
+    ctx.after_commit("items.delete", Some(name), || json!({"key": id, "item": item, "delta": null}));
     Ok(())
 }
 

@@ -26,6 +26,7 @@ use crate::{
     },
     entities::{session, tenant, tenant_domain, user},
     error::{Code, Error, FieldError, Result},
+    hooks::{self, Env},
     state::AppState,
     tenancy::{Plan, Tenant, TenantKey, TenantStatus, validate},
 };
@@ -294,7 +295,9 @@ pub async fn create(state: &AppState, input: NewTenant) -> Result<Tenant> {
     txn.announce(Change::Tenant(id)).await?;
     txn.commit().await?;
     state.caches.apply(Change::Tenant(id));
-    get(&state.db, &id.to_string()).await
+    let tenant = get(&state.db, &id.to_string()).await?;
+    announce(state, "tenants.create", &tenant);
+    Ok(tenant)
 }
 
 async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) -> Result<()> {
@@ -386,7 +389,15 @@ where
     F: AsyncFnOnce(&TenantTxn, tenant::ActiveModel) -> Result<tenant::ActiveModel>,
 {
     let id = change(state, id_or_slug, f).await?;
-    get(&state.db, &id.to_string()).await
+    let tenant = get(&state.db, &id.to_string()).await?;
+    announce(state, "tenants.update", &tenant);
+    Ok(tenant)
+}
+
+/// Fires the (platform) action hooks of a tenant event; the hooks' context is that tenant.
+fn announce(state: &AppState, event: &'static str, tenant: &Tenant) {
+    let payload = || serde_json::to_value(tenant).unwrap_or_default();
+    hooks::context::announce(&Env::new(state), Some(&Arc::new(tenant.clone())), None, event, payload);
 }
 
 /// Changes name, plan and/or domains.
@@ -448,6 +459,7 @@ pub async fn usage(state: &AppState, id_or_slug: &str) -> Result<Usage> {
 /// short (crash, restart) is finished by [`resume_purges`] at the next start.
 #[tracing::instrument(skip(state))]
 pub async fn delete(state: &Arc<AppState>, id_or_slug: &str) -> Result<()> {
+    let before = get(&state.db, id_or_slug).await?;
     let id = change(state, id_or_slug, async move |_, mut row| {
         row.status = Set(TenantStatus::Deleted.as_str().into());
         row.deleted_at = Set(Some(Utc::now()));
@@ -455,6 +467,7 @@ pub async fn delete(state: &Arc<AppState>, id_or_slug: &str) -> Result<()> {
     })
     .await?;
     state.metrics.forget_tenant(id);
+    announce(state, "tenants.delete", &before);
     let (db, caches) = (state.db.clone(), state.caches.clone());
     tokio::spawn(async move {
         if let Err(error) = purge(&db, &caches, id).await {
@@ -487,6 +500,20 @@ pub async fn purge(db: &PlatformDb, caches: &Caches, id: Uuid) -> Result<()> {
     caches.apply(Change::Tenant(id));
     tracing::info!(tenant = %id, users, items, "tenant purged");
     Ok(())
+}
+
+/// Every active tenant (for per-tenant scheduled jobs).
+pub async fn active(db: &PlatformDb) -> Result<Vec<Tenant>> {
+    let rows = tenant::Entity::find()
+        .filter(tenant::Column::Status.eq(TenantStatus::Active.as_str()))
+        .order_by_asc(tenant::Column::Slug)
+        .all(db.platform_conn())
+        .await?;
+    let mut tenants = Vec::with_capacity(rows.len());
+    for row in rows {
+        tenants.push(with_domains(db.platform_conn(), row).await?);
+    }
+    Ok(tenants)
 }
 
 /// Finishes purges that a previous run left unfinished.

@@ -2,7 +2,7 @@
 //! always at least one active admin. Disabling a user or changing their password or role ends
 //! their sessions, and their access tokens stop working on their next use.
 
-use std::str::FromStr;
+use std::{str::FromStr, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryOrder, QuerySelect, SqlErr};
@@ -20,7 +20,9 @@ use crate::{
     db::{PlatformDb, TenantTxn, notify},
     entities::{platform_admin, session, user},
     error::{Code, Error, FieldError, Result},
+    hooks::{self, Env},
     state::AppState,
+    tenancy::Tenant,
 };
 
 /// A user as the API shows it (never the password hash).
@@ -226,7 +228,8 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
 
 /// Creates a user (password checked before it is hashed).
 #[tracing::instrument(skip(state, input))]
-pub async fn create(state: &AppState, tenant_id: Uuid, input: NewUser) -> Result<UserView> {
+pub async fn create(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, input: NewUser) -> Result<UserView> {
+    let tenant_id = tenant.id;
     let mut checks = Checks::default();
     let email = checks.check(normalize_email("email", &input.email));
     checks.check(password::check_policy("password", input.password.expose_secret()));
@@ -238,12 +241,21 @@ pub async fn create(state: &AppState, tenant_id: Uuid, input: NewUser) -> Result
     let txn = state.db.tenant(tenant_id).begin().await?;
     let row = insert_user(&txn, &email, hash, role, name.flatten()).await?;
     txn.commit().await?;
-    Ok(row.into())
+    let user = UserView::from(row);
+    announce(state, tenant, caller, "users.create", &user);
+    Ok(user)
 }
 
 /// Changes a user. Disabling, a new password or a new role end the user's sessions.
 #[tracing::instrument(skip(state, patch))]
-pub async fn update(state: &AppState, tenant_id: Uuid, id: Uuid, patch: UserPatch) -> Result<UserView> {
+pub async fn update(
+    state: &AppState,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
+    id: Uuid,
+    patch: UserPatch,
+) -> Result<UserView> {
+    let tenant_id = tenant.id;
     let mut checks = Checks::default();
     let email = patch.email.as_deref().and_then(|e| checks.check(normalize_email("email", e)));
     if let Some(p) = &patch.password {
@@ -293,20 +305,31 @@ pub async fn update(state: &AppState, tenant_id: Uuid, id: Uuid, patch: UserPatc
     }
     let row = txn.update(active).await.map_err(on_unique_email)?;
     member_changed(state, txn, id).await?;
-    Ok(row.into())
+    let user = UserView::from(row);
+    announce(state, tenant, caller, "users.update", &user);
+    Ok(user)
 }
 
 /// Deletes a user and their sessions; the last active admin cannot be deleted.
 #[tracing::instrument(skip(state))]
-pub async fn delete(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<()> {
-    let txn = state.db.tenant(tenant_id).begin().await?;
+pub async fn delete(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, id: Uuid) -> Result<()> {
+    let txn = state.db.tenant(tenant.id).begin().await?;
     let row = locked_user(&txn, id).await?;
     if is_active_admin(&row) {
         ensure_another_active_admin(&txn, id).await?;
     }
     txn.delete_many::<session::Entity>().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
     txn.delete_many::<user::Entity>().filter(user::Column::Id.eq(id)).exec(&txn).await?;
-    member_changed(state, txn, id).await
+    member_changed(state, txn, id).await?;
+    announce(state, tenant, caller, "users.delete", &UserView::from(row));
+    Ok(())
+}
+
+/// Fires the action hooks of a user event with the user as the API shows it (never a hash).
+fn announce(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, event: &'static str, user: &UserView) {
+    hooks::context::announce(&Env::new(state), Some(tenant), Some(caller), event, || {
+        serde_json::to_value(user).unwrap_or_default()
+    });
 }
 
 async fn locked_user(txn: &TenantTxn, id: Uuid) -> Result<user::Model> {

@@ -79,10 +79,15 @@ enum Backend {
     Sqlite,
 }
 
+/// Registers a test's own hooks on the app.
+type RegisterHooks = Box<dyn FnOnce(&mut tenantbase::hooks::Hooks)>;
+
 /// Extra configuration for one test app: `TestApp::builder().var("TB_BODY_LIMIT", "4096")`.
 pub struct TestAppBuilder {
     backend: Backend,
     vars: Vec<(String, String)>,
+    hooks: Vec<RegisterHooks>,
+    builtin_hooks: bool,
 }
 
 impl TestAppBuilder {
@@ -90,6 +95,18 @@ impl TestAppBuilder {
     pub fn var(mut self, name: &str, value: impl Into<String>) -> Self {
         self.vars.retain(|(existing, _)| existing != name);
         self.vars.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Registers hooks (after the built-in ones) on the app.
+    pub fn hooks(mut self, register: impl FnOnce(&mut tenantbase::hooks::Hooks) + 'static) -> Self {
+        self.hooks.push(Box::new(register));
+        self
+    }
+
+    /// Leaves out the built-in hooks (the audit log), for tests that count raw rows.
+    pub fn without_builtin_hooks(mut self) -> Self {
+        self.builtin_hooks = false;
         self
     }
 
@@ -151,7 +168,15 @@ impl TestAppBuilder {
         }
 
         let config = tenantbase::config::Config::from_vars(vars).map_err(|e| error_text(&e))?;
-        let app = tenantbase::Application::build(config).await.map_err(|e| error_text(&e))?;
+        let mut hooks = if self.builtin_hooks {
+            tenantbase::hooks::Hooks::with_builtins()
+        } else {
+            tenantbase::hooks::Hooks::new()
+        };
+        for register in self.hooks {
+            register(&mut hooks);
+        }
+        let app = tenantbase::Application::build_with_hooks(config, hooks).await.map_err(|e| error_text(&e))?;
         let port = app.port();
         tokio::spawn(app.run_until_stopped());
 
@@ -168,14 +193,19 @@ impl TestAppBuilder {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { backend: Backend::Postgres(None), vars: Vec::new() }
+        TestAppBuilder { backend: Backend::Postgres(None), vars: Vec::new(), hooks: Vec::new(), builtin_hooks: true }
     }
 
     /// A second instance of the server on this app's PostgreSQL database, as a load balancer
     /// would run it; it shares the database and the JWT secret, nothing in memory.
     pub fn second_instance(&self) -> TestAppBuilder {
         let database = self.database.as_ref().expect("a second instance needs a PostgreSQL app");
-        TestAppBuilder { backend: Backend::Shared(database.runtime_url()), vars: Vec::new() }
+        TestAppBuilder {
+            backend: Backend::Shared(database.runtime_url()),
+            vars: Vec::new(),
+            hooks: Vec::new(),
+            builtin_hooks: true,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
