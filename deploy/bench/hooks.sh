@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Hook pipeline benchmark (BENCH.md method; issue 6): item create throughput on three tenants of
+# one server, in one run, so the ratios compare like with like.
+#   bare    GET /health/live
+#   plain   POST /api/items/articles on a tenant with no hooks at all (audit turned off)
+#   noop    the same on a tenant with the `bench_noop` extension: five filter hooks that do nothing
+#   audit   the same on a tenant with the audit log on (an action hook writes an entry per create)
+# Usage: deploy/bench/hooks.sh   (SQLite; BENCH_POSTGRES=postgres://superuser@host:port for a fresh
+#   PostgreSQL database, dropped afterwards; BENCH_DURATION=10s)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+DURATION="${BENCH_DURATION:-10s}"
+PORT="${BENCH_PORT:-18779}"
+cargo build --release --quiet
+# shellcheck source=../lib/server.sh
+. deploy/lib/server.sh
+start_tenantbase target/release/tenantbase "$PORT" hooks "${BENCH_POSTGRES:-}"
+# shellcheck source=../lib/measure.sh
+. deploy/lib/measure.sh
+
+articles='{"name":"articles","fields":[
+  {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},
+  {"name":"status","type":"string","default":"draft","indexed":true},{"name":"views","type":"integer","default":0}]}'
+# tenant SLUG EXTENSIONS: creates it with an admin and articles; prints the admin's token.
+tenant() {
+  curl -sf "$base/api/tenants" -H "authorization: Bearer $root_token" -H 'content-type: application/json' \
+    -d "{\"slug\":\"$1\",\"name\":\"$1\",\"settings\":{\"extensions\":$2},
+         \"admin\":{\"email\":\"admin@$1.example\",\"password\":\"bench-$1-password\"}}" >/dev/null
+  curl -sf "$base/api/collections" -H "Host: $1.localhost" -H "authorization: Bearer $root_token" \
+    -H 'content-type: application/json' -d "$articles" >/dev/null
+  curl -sf "$base/api/auth/login" -H "Host: $1.localhost" -H 'content-type: application/json' \
+    -d "{\"email\":\"admin@$1.example\",\"password\":\"bench-$1-password\"}" | json '["data"]["access_token"]'
+}
+plain_token=$(tenant plain '{"audit":false}')
+noop_token=$(tenant noop '{"audit":false,"bench_noop":true}')
+audit_token=$(tenant audit '{}')
+
+bare=("$base/health/live")
+plain=("$base/api/items/articles" -s deploy/bench/create.lua -H "Host: plain.localhost" -H "Authorization: Bearer $plain_token")
+noop=("$base/api/items/articles" -s deploy/bench/create.lua -H "Host: noop.localhost" -H "Authorization: Bearer $noop_token")
+audit=("$base/api/items/articles" -s deploy/bench/create.lua -H "Host: audit.localhost" -H "Authorization: Bearer $audit_token")
+rows=(bare plain noop audit)
+
+warm_up "${rows[@]}"
+measure_rows 2 hooks "${rows[@]}"
+report
+entries=$(curl -sf "$base/api/activity?limit=1&meta=total_count" -H "Host: audit.localhost" \
+  -H "authorization: Bearer $audit_token" | json '["meta"]["total_count"]')
+echo "audit entries written for the audit tenant: $entries"
