@@ -407,3 +407,55 @@ where
 {
     Arc::new(hook)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(registered: &[&str], event: &str, collection: Option<&str>) -> Vec<String> {
+        let registered: Vec<Registered<()>> =
+            registered.iter().map(|e| Registered { event: e.to_string(), extension: None, hook: () }).collect();
+        select(&registered, event, collection).map(|r| r.event.clone()).collect()
+    }
+
+    #[test]
+    fn an_item_event_also_fires_under_its_collection_in_registration_order() {
+        let registered = ["articles.items.create", "items.create", "pages.items.create", "xarticles.items.create"];
+        assert_eq!(events(&registered, "items.create", Some("articles")), ["articles.items.create", "items.create"]);
+        assert_eq!(events(&registered, "items.create", None), ["items.create"]);
+        assert!(events(&registered, "items.update", Some("articles")).is_empty());
+        assert!(events(&["articles.items.create.x"], "items.create", Some("articles")).is_empty());
+    }
+
+    #[test]
+    fn extensions_follow_tenant_settings_then_their_default() {
+        let mut hooks = Hooks::new();
+        hooks.extension("on", true);
+        hooks.extension("off", false);
+        let now = chrono::Utc::now();
+        let row = crate::entities::tenant::Model {
+            id: uuid::Uuid::now_v7(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+            plan: "free".into(),
+            status: "active".into(),
+            settings: serde_json::json!({}),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        let mut tenant = crate::tenancy::Tenant::from_row(row, Vec::new());
+        assert!(hooks.enabled(None, Some(&tenant)));
+        assert!(hooks.enabled(Some("on"), Some(&tenant)) && !hooks.enabled(Some("off"), Some(&tenant)));
+        tenant.settings = serde_json::json!({"extensions": {"on": false, "off": true}});
+        assert!(!hooks.enabled(Some("on"), Some(&tenant)) && hooks.enabled(Some("off"), Some(&tenant)));
+        assert!(!hooks.enabled(Some("unknown"), Some(&tenant)));
+    }
+
+    #[test]
+    fn hook_errors_keep_to_client_statuses() {
+        assert_eq!(HookError::new(500, "x", "y").status, 400);
+        assert_eq!(HookError::invalid("x", "y").status, 422);
+        assert_eq!(HookError::forbidden("x", "y").status, 403);
+    }
+}

@@ -207,9 +207,11 @@ pub async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, object: &Valu
 /// One item.
 #[tracing::instrument(skip(env, tenant, caller), fields(tenant = %tenant.id))]
 pub async fn get(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, name: &str, id: &str) -> Result<Value> {
-    let id = item_id(id)?;
     let unit = Unit::begin(env, tenant, Some(caller), 0, false).await?;
-    let outcome = get_in(&unit.ctx(), name, id).await;
+    let outcome = match item_id(id) {
+        Ok(id) => get_in(&unit.ctx(), name, id).await,
+        Err(error) => Err(error),
+    };
     unit.finish(outcome, "items.read", Some(name)).await
 }
 
@@ -329,9 +331,11 @@ pub async fn update(
     patch: Value,
     precondition: Option<Precondition>,
 ) -> Result<Value> {
-    let id = item_id(id)?;
     let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
-    let outcome = update_in(&unit.ctx(), name, id, patch, precondition).await;
+    let outcome = match item_id(id) {
+        Ok(id) => update_in(&unit.ctx(), name, id, patch, precondition).await,
+        Err(error) => Err(error),
+    };
     unit.finish(outcome, "items.update", Some(name)).await
 }
 
@@ -406,9 +410,11 @@ pub async fn delete(
     id: &str,
     precondition: Option<Precondition>,
 ) -> Result<()> {
-    let id = item_id(id)?;
     let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
-    let outcome = delete_in(&unit.ctx(), name, id, precondition).await;
+    let outcome = match item_id(id) {
+        Ok(id) => delete_in(&unit.ctx(), name, id, precondition).await,
+        Err(error) => Err(error),
+    };
     unit.finish(outcome, "items.delete", Some(name)).await
 }
 
