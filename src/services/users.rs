@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryOrder, QuerySelect, SqlErr};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
@@ -20,7 +21,7 @@ use crate::{
     db::{PlatformDb, TenantTxn, notify},
     entities::{platform_admin, session, user},
     error::{Code, Error, FieldError, Result},
-    hooks::{self, Env},
+    hooks::{Ctx, Env, Unit},
     state::AppState,
     tenancy::Tenant,
 };
@@ -226,10 +227,25 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
     }
 }
 
-/// Creates a user (password checked before it is hashed).
-#[tracing::instrument(skip(state, input))]
+/// Creates a user (password checked before it is hashed). `users.create` filter hooks see and may
+/// change `{"email","role","name"}` (never the password); actions get the user.
+#[tracing::instrument(skip(state, caller, input))]
 pub async fn create(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, input: NewUser) -> Result<UserView> {
-    let tenant_id = tenant.id;
+    let env = Env::new(state);
+    let unit = Unit::begin(&env, tenant, Some(caller), 0, true).await?;
+    let outcome = create_in(&unit.ctx(), input).await;
+    unit.finish(outcome, "users.create", None).await
+}
+
+async fn create_in(ctx: &Ctx<'_>, input: NewUser) -> Result<UserView> {
+    let mut input = input;
+    if ctx.has_filters("users.create", None) {
+        let payload = json!({"email": input.email, "role": input.role, "name": input.name});
+        let payload = ctx.filter("users.create", None, None, payload).await?;
+        input.email = hooked_text(&payload, "email")?.unwrap_or_default();
+        input.role = hooked_text(&payload, "role")?.unwrap_or_default();
+        input.name = hooked_text(&payload, "name")?;
+    }
     let mut checks = Checks::default();
     let email = checks.check(normalize_email("email", &input.email));
     checks.check(password::check_policy("password", input.password.expose_secret()));
@@ -238,16 +254,29 @@ pub async fn create(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, inp
     checks.finish()?;
     let (Some(email), Some(role)) = (email, role) else { return Err(Error::internal("validated input missing")) };
     let hash = password::hash(input.password).await?;
-    let txn = state.db.tenant(tenant_id).begin().await?;
-    let row = insert_user(&txn, &email, hash, role, name.flatten()).await?;
-    txn.commit().await?;
+    let row = insert_user(ctx.txn, &email, hash, role, name.flatten()).await?;
     let user = UserView::from(row);
-    announce(state, tenant, caller, "users.create", &user);
+    ctx.after_commit("users.create", None, || view_payload(&user));
     Ok(user)
 }
 
+/// A string member of what a hook returned (`null`: absent); anything else is the hook's bug.
+fn hooked_text(payload: &Value, member: &str) -> Result<Option<String>> {
+    match &payload[member] {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(text.clone())),
+        _ => Err(Error::new(Code::HookFailed, format!("A users hook returned a non-string `{member}`."))),
+    }
+}
+
+/// A user as action hooks get it (never the hash).
+fn view_payload(user: &UserView) -> Value {
+    serde_json::to_value(user).unwrap_or_default()
+}
+
 /// Changes a user. Disabling, a new password or a new role end the user's sessions.
-#[tracing::instrument(skip(state, patch))]
+/// `users.update` filter hooks see and may change the patch without its password.
+#[tracing::instrument(skip(state, caller, patch))]
 pub async fn update(
     state: &AppState,
     tenant: &Arc<Tenant>,
@@ -255,7 +284,31 @@ pub async fn update(
     id: Uuid,
     patch: UserPatch,
 ) -> Result<UserView> {
-    let tenant_id = tenant.id;
+    let env = Env::new(state);
+    let unit = Unit::begin(&env, tenant, Some(caller), 0, true).await?;
+    let outcome = update_in(&unit.ctx(), id, patch).await;
+    let user = unit.finish(outcome, "users.update", None).await?;
+    state.caches.apply(notify::Change::Member { tenant: tenant.id, user: id });
+    Ok(user)
+}
+
+async fn update_in(ctx: &Ctx<'_>, id: Uuid, patch: UserPatch) -> Result<UserView> {
+    let mut patch = patch;
+    if ctx.has_filters("users.update", None) {
+        let mut payload = serde_json::Map::new();
+        for (member, value) in
+            [("email", &patch.email), ("role", &patch.role), ("name", &patch.name), ("status", &patch.status)]
+        {
+            if let Some(value) = value {
+                payload.insert(member.into(), value.clone().into());
+            }
+        }
+        let payload = ctx.filter("users.update", None, Some(id), Value::Object(payload)).await?;
+        patch.email = hooked_text(&payload, "email")?;
+        patch.role = hooked_text(&payload, "role")?;
+        patch.name = hooked_text(&payload, "name")?;
+        patch.status = hooked_text(&payload, "status")?;
+    }
     let mut checks = Checks::default();
     let email = patch.email.as_deref().and_then(|e| checks.check(normalize_email("email", e)));
     if let Some(p) = &patch.password {
@@ -270,12 +323,12 @@ pub async fn update(
         None => None,
     };
 
-    let txn = state.db.tenant(tenant_id).begin().await?;
-    let row = locked_user(&txn, id).await?;
+    let txn = ctx.txn;
+    let row = locked_user(txn, id).await?;
     let loses_admin =
         is_active_admin(&row) && (role.is_some_and(|r| r != Role::Admin) || status == Some(UserStatus::Disabled));
     if loses_admin {
-        ensure_another_active_admin(&txn, id).await?;
+        ensure_another_active_admin(txn, id).await?;
     }
     let ends_sessions = hash.is_some()
         || role.is_some_and(|r| r.as_str() != row.role)
@@ -301,35 +354,39 @@ pub async fn update(
     active.updated_at = Set(now);
     if ends_sessions {
         active.sessions_valid_after = Set(Some(now));
-        sessions::revoke_user(&txn, id).await?;
+        sessions::revoke_user(txn, id).await?;
     }
     let row = txn.update(active).await.map_err(on_unique_email)?;
-    member_changed(state, txn, id).await?;
+    txn.announce(notify::Change::Member { tenant: txn.tenant_id(), user: id }).await?;
     let user = UserView::from(row);
-    announce(state, tenant, caller, "users.update", &user);
+    ctx.after_commit("users.update", None, || view_payload(&user));
     Ok(user)
 }
 
-/// Deletes a user and their sessions; the last active admin cannot be deleted.
-#[tracing::instrument(skip(state))]
+/// Deletes a user and their sessions; `users.delete` filter hooks get `{"key"}` and may refuse.
+#[tracing::instrument(skip(state, caller))]
 pub async fn delete(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, id: Uuid) -> Result<()> {
-    let txn = state.db.tenant(tenant.id).begin().await?;
-    let row = locked_user(&txn, id).await?;
-    if is_active_admin(&row) {
-        ensure_another_active_admin(&txn, id).await?;
-    }
-    txn.delete_many::<session::Entity>().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
-    txn.delete_many::<user::Entity>().filter(user::Column::Id.eq(id)).exec(&txn).await?;
-    member_changed(state, txn, id).await?;
-    announce(state, tenant, caller, "users.delete", &UserView::from(row));
+    let env = Env::new(state);
+    let unit = Unit::begin(&env, tenant, Some(caller), 0, true).await?;
+    let outcome = delete_in(&unit.ctx(), id).await;
+    unit.finish(outcome, "users.delete", None).await?;
+    state.caches.apply(notify::Change::Member { tenant: tenant.id, user: id });
     Ok(())
 }
 
-/// Fires the action hooks of a user event with the user as the API shows it (never a hash).
-fn announce(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, event: &'static str, user: &UserView) {
-    hooks::context::announce(&Env::new(state), Some(tenant), Some(caller), event, || {
-        serde_json::to_value(user).unwrap_or_default()
-    });
+async fn delete_in(ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
+    let txn = ctx.txn;
+    let row = locked_user(txn, id).await?;
+    ctx.filter("users.delete", None, Some(id), json!({"key": id})).await?;
+    if is_active_admin(&row) {
+        ensure_another_active_admin(txn, id).await?;
+    }
+    txn.delete_many::<session::Entity>().filter(session::Column::UserId.eq(id)).exec(txn).await?;
+    txn.delete_many::<user::Entity>().filter(user::Column::Id.eq(id)).exec(txn).await?;
+    txn.announce(notify::Change::Member { tenant: txn.tenant_id(), user: id }).await?;
+    let user = UserView::from(row);
+    ctx.after_commit("users.delete", None, || view_payload(&user));
+    Ok(())
 }
 
 async fn locked_user(txn: &TenantTxn, id: Uuid) -> Result<user::Model> {
@@ -355,14 +412,5 @@ async fn ensure_another_active_admin(txn: &TenantTxn, except: Uuid) -> Result<()
     if others.is_empty() {
         return Err(Error::new(Code::LastAdmin, "A tenant must keep at least one active admin."));
     }
-    Ok(())
-}
-
-/// Commits and makes every instance forget what it cached about the user.
-async fn member_changed(state: &AppState, txn: TenantTxn, user: Uuid) -> Result<()> {
-    let change = notify::Change::Member { tenant: txn.tenant_id(), user };
-    txn.announce(change).await?;
-    txn.commit().await?;
-    state.caches.apply(change);
     Ok(())
 }
