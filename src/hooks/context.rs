@@ -88,7 +88,7 @@ impl<'a> Ctx<'a> {
             let run = AssertUnwindSafe(hook(&hook_ctx, payload)).catch_unwind();
             payload = match tokio::time::timeout(timeout, run).await {
                 Ok(Ok(Ok(payload))) => payload,
-                Ok(Ok(Err(rejection))) => return Err(Error::Hook(rejection)),
+                Ok(Ok(Err(rejection))) => return Err(rejection.into_error()),
                 Ok(Err(_panic)) => {
                     tracing::error!(tenant = %self.tenant.id, event, "a filter hook panicked; the operation is rolled back");
                     return Err(Error::new(

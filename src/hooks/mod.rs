@@ -47,21 +47,24 @@ pub use schedule::{Cron, ScheduleScope};
 
 use crate::{error::Error, tenancy::Tenant};
 
-/// A filter hook's rejection (or failure), answered as a 4xx problem with its code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A filter hook's rejection, answered as a 4xx problem with its code; or the error of an
+/// operation the hook ran (`?` on it), which passes through unchanged.
+#[derive(Debug)]
 pub struct HookError {
-    /// 400-499.
+    /// 400-499 for a rejection.
     pub status: u16,
     /// Stable snake_case code clients can branch on.
     pub code: String,
     pub message: String,
+    /// The operation's own error, when the hook passed one on.
+    passed_on: Option<Box<Error>>,
 }
 
 impl HookError {
     /// Rejects with a status from 400 to 499 (anything else becomes 400).
     pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
         let status = if (400..500).contains(&status) { status } else { 400 };
-        HookError { status, code: code.into(), message: message.into() }
+        HookError { status, code: code.into(), message: message.into(), passed_on: None }
     }
 
     /// 422: the payload breaks a business rule.
@@ -73,20 +76,35 @@ impl HookError {
     pub fn forbidden(code: impl Into<String>, message: impl Into<String>) -> Self {
         HookError::new(403, code, message)
     }
+
+    /// The error to answer with: the operation's own, or this rejection.
+    pub(crate) fn into_error(self) -> Error {
+        match self.passed_on {
+            Some(error) => *error,
+            None => Error::Hook(self),
+        }
+    }
 }
 
 impl fmt::Display for HookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+        match &self.passed_on {
+            Some(error) => write!(f, "{error}"),
+            None => write!(f, "{} ({}): {}", self.code, self.status, self.message),
+        }
     }
 }
 
 impl From<Error> for HookError {
-    /// An operation a hook ran failed: its problem passes through as the hook's rejection.
+    /// An operation a hook ran failed: its error (status, code, field errors) passes through.
     fn from(error: Error) -> Self {
         let code = error.code();
-        let status = code.status().as_u16();
-        HookError::new(status, code.as_str(), error.to_string())
+        HookError {
+            status: code.status().as_u16(),
+            code: code.as_str().to_string(),
+            message: code.title().to_string(),
+            passed_on: Some(Box::new(error)),
+        }
     }
 }
 
