@@ -67,7 +67,7 @@ impl<'a> Ctx<'a> {
         !self.env.hooks.filters_for(event, collection, self.tenant).is_empty()
     }
 
-    /// Runs the filter hooks of `event` over `payload`, in order, each within the deadline;
+    /// Runs the filter hooks of `event` over `payload`, in order, together within the deadline;
     /// a rejection, panic or overrun fails the whole unit of work.
     pub async fn filter(
         &self,
@@ -82,30 +82,32 @@ impl<'a> Ctx<'a> {
         }
         let hook_ctx = HookContext { ctx: self, event, collection, key };
         let timeout = self.env.hooks.filter_timeout;
-        let mut payload = payload;
-        for hook in hooks {
-            let started = Instant::now();
-            let run = AssertUnwindSafe(hook(&hook_ctx, payload)).catch_unwind();
-            payload = match tokio::time::timeout(timeout, run).await {
-                Ok(Ok(Ok(payload))) => payload,
-                Ok(Ok(Err(rejection))) => return Err(rejection.into_error()),
-                Ok(Err(_panic)) => {
-                    tracing::error!(tenant = %self.tenant.id, event, "a filter hook panicked; the operation is rolled back");
-                    return Err(Error::new(
-                        Code::HookFailed,
-                        format!("A hook on {event} failed; nothing was changed."),
-                    ));
-                }
-                Err(_elapsed) => {
-                    tracing::error!(tenant = %self.tenant.id, event, ms = started.elapsed().as_millis() as u64, "a filter hook ran past its deadline");
-                    return Err(Error::new(
-                        Code::HookTimeout,
-                        format!("A hook on {event} ran past {} ms; nothing was changed.", timeout.as_millis()),
-                    ));
-                }
-            };
+        let started = Instant::now();
+        // One deadline and one unwind guard for the whole chain: a timer per hook would cost
+        // more than the hooks themselves when they do nothing.
+        let chain = async {
+            let mut payload = payload;
+            for hook in hooks {
+                payload = hook(&hook_ctx, payload).await?;
+            }
+            Ok::<_, super::HookError>(payload)
+        };
+        match tokio::time::timeout(timeout, AssertUnwindSafe(chain).catch_unwind()).await {
+            Ok(Ok(Ok(payload))) => Ok(payload),
+            Ok(Ok(Err(rejection))) => Err(rejection.into_error()),
+            Ok(Err(_panic)) => {
+                tracing::error!(tenant = %self.tenant.id, event, "a filter hook panicked; the operation is rolled back");
+                Err(Error::new(Code::HookFailed, format!("A hook on {event} failed; nothing was changed.")))
+            }
+            Err(_elapsed) => {
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::error!(tenant = %self.tenant.id, event, ms, "filter hooks ran past their deadline");
+                Err(Error::new(
+                    Code::HookTimeout,
+                    format!("The hooks on {event} ran past {} ms; nothing was changed.", timeout.as_millis()),
+                ))
+            }
         }
-        Ok(payload)
     }
 
     /// Queues the action hooks of `event` to run with `payload` once the transaction commits.

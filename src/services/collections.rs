@@ -428,6 +428,9 @@ pub async fn delete(state: &AppState, tenant_id: Uuid, name: &str) -> Result<()>
 
 /// The collection row, locked against concurrent definition changes.
 async fn locked(txn: &TenantTxn, name: &str) -> Result<Collection> {
+    if name.starts_with(SYSTEM_PREFIX) {
+        return Err(not_found(name));
+    }
     let row = txn
         .find::<collection::Entity>()
         .filter(collection::Column::Name.eq(name))

@@ -142,19 +142,35 @@ fn column<'c>(collection: &'c Collection, name: &str) -> Option<Column<'c>> {
     system.map(Column::System).or_else(|| collection.field(name).map(Column::Field))
 }
 
-fn known<'c>(collection: &'c Collection, name: &str, what: &str) -> Result<Column<'c>> {
-    column(collection, name).ok_or_else(|| {
+fn known<'c>(collection: &'c Collection, name: &str, what: &str, columns: Columns) -> Result<Column<'c>> {
+    let found = column(collection, name).filter(|c| columns == Columns::WithSystem || matches!(c, Column::Field(_)));
+    found.ok_or_else(|| {
         let shown: String = name.chars().take(64).collect();
         invalid(format!("{what}: `{shown}` is not a field of collection `{}`", collection.name))
     })
 }
 
+/// Which names `filter` and `sort` accept besides the collection's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// Also `id`, `version`, `date_created`, `date_updated`, `user_created` (items).
+    WithSystem,
+    /// Only the fields (system collections such as the activity log, whose entries have no
+    /// system members of their own).
+    FieldsOnly,
+}
+
 /// Parses and checks every list parameter against `collection`.
 pub fn parse(collection: &Collection, params: &ListParams) -> Result<ListRequest> {
+    parse_with(collection, params, Columns::WithSystem)
+}
+
+/// [`parse`], choosing which names `filter` and `sort` may use.
+pub fn parse_with(collection: &Collection, params: &ListParams, columns: Columns) -> Result<ListRequest> {
     let page = Page::new(params.limit, params.offset, params.meta.as_deref())?;
     let mut conditions = Vec::new();
     if let Some(raw) = params.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-        conditions.push(parse_filter(collection, raw)?);
+        conditions.push(parse_filter(collection, raw, columns)?);
     }
     if let Some(needle) = params.search.as_deref().filter(|s| !s.is_empty()) {
         conditions.push(search(collection, needle)?);
@@ -164,7 +180,7 @@ pub fn parse(collection: &Collection, params: &ListParams) -> Result<ListRequest
         query: ItemQuery {
             collection_id: collection.id,
             condition,
-            sort: parse_sort(collection, params.sort.as_deref())?,
+            sort: parse_sort(collection, params.sort.as_deref(), columns)?,
             limit: page.limit,
             offset: page.offset,
         },
@@ -182,18 +198,23 @@ fn search(collection: &Collection, needle: &str) -> Result<Condition> {
 }
 
 /// `filter` JSON → condition, within the size and depth limits.
-pub fn parse_filter(collection: &Collection, raw: &str) -> Result<Condition> {
+pub fn parse_filter(collection: &Collection, raw: &str, columns: Columns) -> Result<Condition> {
     if raw.len() > MAX_FILTER_BYTES {
         return Err(invalid(format!("filter must be at most {MAX_FILTER_BYTES} bytes")));
     }
     let value: Value = serde_json::from_str(raw).map_err(|e| invalid(format!("filter is not valid JSON: {e}")))?;
     match &value {
-        Value::Object(object) => filter_object(collection, object, 1),
+        Value::Object(object) => filter_object(collection, object, 1, columns),
         _ => Err(invalid("filter must be a JSON object")),
     }
 }
 
-fn filter_object(collection: &Collection, object: &Map<String, Value>, depth: usize) -> Result<Condition> {
+fn filter_object(
+    collection: &Collection,
+    object: &Map<String, Value>,
+    depth: usize,
+    columns: Columns,
+) -> Result<Condition> {
     if depth > MAX_FILTER_DEPTH {
         return Err(invalid(format!("filter nests deeper than {MAX_FILTER_DEPTH} levels")));
     }
@@ -209,19 +230,19 @@ fn filter_object(collection: &Collection, object: &Map<String, Value>, depth: us
                     let Value::Object(part) = part else {
                         return Err(invalid(format!("filter: every element of {key} must be an object")));
                     };
-                    parsed.push(filter_object(collection, part, depth + 1)?);
+                    parsed.push(filter_object(collection, part, depth + 1, columns)?);
                 }
                 if key == "_and" { Condition::All(parsed) } else { Condition::Any(parsed) }
             }
             name if name.starts_with('_') => return Err(invalid(format!("filter: unknown logical operator `{name}`"))),
-            name => field_filter(collection, name, value)?,
+            name => field_filter(collection, name, value, columns)?,
         });
     }
     Ok(if all.len() == 1 { all.remove(0) } else { Condition::All(all) })
 }
 
-fn field_filter(collection: &Collection, name: &str, value: &Value) -> Result<Condition> {
-    let column = known(collection, name, "filter")?;
+fn field_filter(collection: &Collection, name: &str, value: &Value, columns: Columns) -> Result<Condition> {
+    let column = known(collection, name, "filter", columns)?;
     let Value::Object(operators) = value else {
         return Err(invalid(format!("filter: `{name}` takes an object of operators, like {{\"_eq\": …}}")));
     };
@@ -308,7 +329,7 @@ fn field_filter(collection: &Collection, name: &str, value: &Value) -> Result<Co
 }
 
 /// `sort` → keys, ending with `id` (in the direction of the last key) unless `id` is sorted on.
-fn parse_sort(collection: &Collection, raw: Option<&str>) -> Result<Vec<SortKey>> {
+fn parse_sort(collection: &Collection, raw: Option<&str>, columns: Columns) -> Result<Vec<SortKey>> {
     let mut keys = Vec::new();
     let mut has_id = false;
     if let Some(raw) = raw.filter(|s| !s.is_empty()) {
@@ -317,7 +338,7 @@ fn parse_sort(collection: &Collection, raw: Option<&str>) -> Result<Vec<SortKey>
                 Some(name) => (true, name),
                 None => (false, part),
             };
-            let column = known(collection, name, "sort")?;
+            let column = known(collection, name, "sort", columns)?;
             if !column.field_type().is_comparable() {
                 return Err(invalid(format!("sort: `{name}` is a json field and cannot be sorted")));
             }
@@ -340,7 +361,7 @@ fn parse_fields(collection: &Collection, raw: Option<&str>) -> Result<Option<Vec
     let Some(raw) = raw.filter(|s| !s.is_empty() && *s != "*") else { return Ok(None) };
     let mut names = Vec::new();
     for name in raw.split(',') {
-        known(collection, name, "fields")?;
+        known(collection, name, "fields", Columns::WithSystem)?;
         if !names.iter().any(|n| n == name) {
             names.push(name.to_string());
         }

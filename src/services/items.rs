@@ -14,7 +14,7 @@ use super::{
     collections::{self, Collection, SYSTEM_FIELDS},
     fields::{StoredField, format_datetime},
     input::Checks,
-    item_query::{self, ListParams},
+    item_query::{self, Columns, ListParams},
 };
 use crate::{
     auth::Caller,
@@ -161,7 +161,7 @@ pub async fn list_in(ctx: &Ctx<'_>, name: &str, params: &ListParams) -> Result<(
     } else {
         params
     };
-    let (items, total) = query_in(ctx, &collection, params).await?;
+    let (items, total) = query_in(ctx, &collection, params, Columns::WithSystem).await?;
     let items = match ctx.filter("items.read", Some(name), None, Value::Array(items)).await? {
         Value::Array(items) => items,
         _ => return Err(Error::new(Code::HookFailed, "An items.read hook must return the array of items.")),
@@ -174,8 +174,9 @@ pub async fn query_in(
     ctx: &Ctx<'_>,
     collection: &Collection,
     params: &ListParams,
+    columns: Columns,
 ) -> Result<(Vec<Value>, Option<u64>)> {
-    let request = item_query::parse(collection, params)?;
+    let request = item_query::parse_with(collection, params, columns)?;
     let rows = ctx.txn.list_items(&request.query).await?;
     let total = if request.with_total { Some(ctx.txn.count_items(&request.query).await?) } else { None };
     let items = rows
@@ -370,13 +371,17 @@ pub async fn update_in(
             Ok(None) if field.field.required => {
                 checks.push(FieldError::new(key.as_str(), "required", "is required and cannot be cleared"));
             }
+            // The delta holds what really changed: a value sent as it already was is not news.
             Ok(None) => {
-                data.remove(key);
-                delta.insert(key.clone(), Value::Null);
+                if data.remove(key).is_some() {
+                    delta.insert(key.clone(), Value::Null);
+                }
             }
             Ok(Some(value)) => {
-                data.insert(key.clone(), value.clone());
-                delta.insert(key.clone(), value);
+                if data.get(key) != Some(&value) {
+                    data.insert(key.clone(), value.clone());
+                    delta.insert(key.clone(), value);
+                }
             }
             Err((code, message)) => checks.push(FieldError::new(key.as_str(), code, message)),
         }

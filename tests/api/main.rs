@@ -4,11 +4,13 @@
 
 mod helpers;
 
+mod activity;
 mod auth;
 mod cli;
 mod collections;
 mod errors;
 mod health;
+mod hooks;
 mod item_indexes;
 mod items;
 mod items_isolation;
@@ -21,6 +23,7 @@ mod postgres_roles;
 mod resolution;
 mod roles;
 mod row_level_security;
+mod schedules;
 mod sessions;
 mod sqlite;
 mod tenant_db;

@@ -12,7 +12,13 @@ use crate::{
     auth::Caller,
     error::Result,
     hooks::{ActionContext, Env, HookResult, Hooks, Register, Unit},
-    services::{collections, collections::FieldInput, fields::format_datetime, item_query::ListParams, items},
+    services::{
+        collections,
+        collections::FieldInput,
+        fields::format_datetime,
+        item_query::{Columns, ListParams},
+        items,
+    },
     tenancy::Tenant,
 };
 
@@ -62,15 +68,16 @@ fn definition() -> Vec<FieldInput> {
 async fn record(ctx: ActionContext, mut entry: Value) -> HookResult<()> {
     let (Some(tenant), env) = (ctx.tenant_arc(), ctx.env()) else { return Ok(()) };
     entry["user"] = ctx.caller().map(|c| c.id.to_string()).into();
-    entry["timestamp"] = format_datetime(chrono::Utc::now()).into();
     let collection = collections::ensure_system(env, tenant.id, COLLECTION, &definition()).await?;
+    entry["timestamp"] = format_datetime(chrono::Utc::now()).into();
     let unit = Unit::begin(env, &tenant, ctx.caller(), 0, true).await?;
     let outcome = items::insert_system(&unit.ctx(), &collection, &entry).await;
     unit.finish(outcome, "activity.create", Some(COLLECTION)).await?;
     Ok(())
 }
 
-/// `GET /api/activity`: the tenant's entries, newest first unless `sort` says otherwise.
+/// `GET /api/activity`: the tenant's entries, newest first unless `sort` says otherwise. `filter`
+/// and `sort` take the entry's members; every entry has exactly those members.
 pub async fn list(
     env: &Env,
     tenant: &Arc<Tenant>,
@@ -79,11 +86,12 @@ pub async fn list(
 ) -> Result<(Vec<Value>, Option<u64>)> {
     let collection = collections::ensure_system(env, tenant.id, COLLECTION, &definition()).await?;
     let params = ListParams {
-        sort: params.sort.or_else(|| Some("-id".into())),
-        fields: params.fields.or_else(|| Some(MEMBERS.into())),
+        sort: params.sort.or_else(|| Some("-timestamp".into())),
+        fields: Some(MEMBERS.into()),
+        search: None,
         ..params
     };
     let unit = Unit::begin(env, tenant, Some(caller), 0, false).await?;
-    let outcome = items::query_in(&unit.ctx(), &collection, &params).await;
+    let outcome = items::query_in(&unit.ctx(), &collection, &params, Columns::FieldsOnly).await;
     unit.finish(outcome, "activity.query", Some(COLLECTION)).await
 }
