@@ -4,7 +4,8 @@
 #   warm_up ROW...        3 s of wrk per row, thrown away
 #   measure_rows PASSES PHASE ROW...
 #                         measures each ROW (a bash array: URL [wrk args]) PASSES times, the passes
-#                         interleaved so drift on a shared machine hits every row alike
+#                         interleaved so drift on a shared machine hits every row alike (call it
+#                         again with the rows in another order to even out order effects)
 #   report                the table; each row's ratio is to `bare` of the same phase
 #
 # Expects `server`, `work` (server.sh) and DURATION.
@@ -21,9 +22,10 @@ warm_up() {
   done
 }
 
+_passes_done=0
 measure_rows() {
   local passes=$1 phase=$2 pass row before; shift 2
-  for pass in $(seq "$passes"); do
+  for pass in $(seq $((_passes_done + 1)) $((_passes_done + passes))); do
     for row in "$@"; do
       declare -n _args=$row
       before=$(_cpu_ticks)
@@ -31,6 +33,7 @@ measure_rows() {
       echo "$phase $row $pass $(( $(_cpu_ticks) - before )) $(_rss_kb) $(_hwm_kb)" >>"$work/rows.txt"
     done
   done
+  _passes_done=$((_passes_done + passes))
 }
 
 report() {

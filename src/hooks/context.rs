@@ -64,7 +64,7 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// Whether any filter hook listens to `event` for this tenant (to skip building payloads).
     pub fn has_filters(&self, event: &str, collection: Option<&str>) -> bool {
-        !self.env.hooks.filters_for(event, collection, self.tenant).is_empty()
+        self.env.hooks.filters_for(event, collection, self.tenant).next().is_some()
     }
 
     /// Runs the filter hooks of `event` over `payload`, in order, together within the deadline;
@@ -76,8 +76,8 @@ impl<'a> Ctx<'a> {
         key: Option<Uuid>,
         payload: Value,
     ) -> Result<Value> {
-        let hooks = self.env.hooks.filters_for(event, collection, self.tenant);
-        if hooks.is_empty() {
+        let mut hooks = self.env.hooks.filters_for(event, collection, self.tenant).peekable();
+        if hooks.peek().is_none() {
             return Ok(payload);
         }
         let hook_ctx = HookContext { ctx: self, event, collection, key };
@@ -112,7 +112,7 @@ impl<'a> Ctx<'a> {
 
     /// Queues the action hooks of `event` to run with `payload` once the transaction commits.
     pub fn after_commit(&self, event: &'static str, collection: Option<&str>, payload: impl FnOnce() -> Value) {
-        if self.env.hooks.actions_for(event, collection, Some(self.tenant)).is_empty() {
+        if self.env.hooks.actions_for(event, collection, Some(self.tenant)).next().is_none() {
             return;
         }
         let collection = collection.map(str::to_string);
@@ -207,7 +207,7 @@ pub fn dispatch(
     actions: Vec<PendingAction>,
 ) {
     for action in actions {
-        for hook in env.hooks.actions_for(action.event, action.collection.as_deref(), tenant.map(|t| &**t)) {
+        for hook in env.hooks.actions_for(action.event, action.collection.as_deref(), tenant.map(|t| &**t)).cloned() {
             let ctx = ActionContext {
                 env: env.clone(),
                 tenant: tenant.cloned(),
@@ -237,7 +237,7 @@ pub fn announce(
     event: &'static str,
     payload: impl FnOnce() -> Value,
 ) {
-    if env.hooks.actions_for(event, None, tenant.map(|t| &**t)).is_empty() {
+    if env.hooks.actions_for(event, None, tenant.map(|t| &**t)).next().is_none() {
         return;
     }
     dispatch(env, tenant, caller, 0, vec![PendingAction { event, collection: None, payload: payload() }]);

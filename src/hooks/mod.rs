@@ -320,19 +320,28 @@ impl Hooks {
         }
     }
 
-    /// The filter hooks of `event` (and its collection form) enabled for `tenant`, in order.
-    pub(crate) fn filters_for(&self, event: &str, collection: Option<&str>, tenant: &Tenant) -> Vec<FilterFn> {
+    /// The filter hooks of `event` (and its collection form) enabled for `tenant`, in order;
+    /// borrowed, so a request with no hooks allocates nothing.
+    pub(crate) fn filters_for<'h>(
+        &'h self,
+        event: &'h str,
+        collection: Option<&'h str>,
+        tenant: &'h Tenant,
+    ) -> impl Iterator<Item = &'h FilterFn> + Send + 'h {
         select(&self.filters, event, collection)
-            .filter(|r| self.enabled(r.extension.as_deref(), Some(tenant)))
-            .map(|r| r.hook.clone())
-            .collect()
+            .filter(move |r| self.enabled(r.extension.as_deref(), Some(tenant)))
+            .map(|r| &r.hook)
     }
 
-    pub(crate) fn actions_for(&self, event: &str, collection: Option<&str>, tenant: Option<&Tenant>) -> Vec<ActionFn> {
+    pub(crate) fn actions_for<'h>(
+        &'h self,
+        event: &'h str,
+        collection: Option<&'h str>,
+        tenant: Option<&'h Tenant>,
+    ) -> impl Iterator<Item = &'h ActionFn> + Send + 'h {
         select(&self.actions, event, collection)
-            .filter(|r| self.enabled(r.extension.as_deref(), tenant))
-            .map(|r| r.hook.clone())
-            .collect()
+            .filter(move |r| self.enabled(r.extension.as_deref(), tenant))
+            .map(|r| &r.hook)
     }
 
     /// Runs the error hooks of the event over `error`.
