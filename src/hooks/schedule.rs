@@ -160,9 +160,20 @@ async fn claim(env: &Env, job: &str, at: DateTime<Utc>) -> Result<bool, DbErr> {
         }
         _ => "INSERT INTO schedule_runs (job, run_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
     };
-    let at = crate::services::fields::format_datetime(at);
-    let result = conn.execute_raw(Statement::from_sql_and_values(backend, sql, [job.into(), at.into()])).await?;
-    Ok(result.rows_affected() == 1)
+    let text = crate::services::fields::format_datetime(at);
+    let result = conn.execute_raw(Statement::from_sql_and_values(backend, sql, [job.into(), text.into()])).await?;
+    let won = result.rows_affected() == 1;
+    // Claims are only needed while instances could still race for a run: the winner of each
+    // whole minute drops the job's claims older than an hour.
+    if won && at.second() == 0 {
+        let cutoff = crate::services::fields::format_datetime(at - chrono::Duration::hours(1));
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => "DELETE FROM schedule_runs WHERE job = $1 AND run_at < $2",
+            _ => "DELETE FROM schedule_runs WHERE job = ? AND run_at < ?",
+        };
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, [job.into(), cutoff.into()])).await?;
+    }
+    Ok(won)
 }
 
 #[cfg(test)]
