@@ -11,7 +11,7 @@ use crate::{
     auth::{Caller, Role, password, session::SessionScope},
     entities::{platform_admin, user},
     error::{Code, Error, Result},
-    hooks::{self, Env},
+    hooks::{self, Ctx, Env, Unit},
     services::sessions,
     state::AppState,
     tenancy::Tenant,
@@ -50,6 +50,13 @@ fn invalid_credentials() -> Error {
     Error::new(Code::InvalidCredentials, "The email or password is wrong.")
 }
 
+/// The tenant user with this email, after `auth.login` filter hooks (`{"email"}`) let the attempt
+/// through; a hook may refuse it (e.g. a blocklist), which is answered as its rejection.
+async fn find_member(ctx: &Ctx<'_>, email: &str) -> Result<Option<user::Model>> {
+    ctx.filter("auth.login", None, None, json!({"email": email})).await?;
+    Ok(ctx.txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(ctx.txn).await?)
+}
+
 /// Checks the credentials against the tenant's users (or the platform admins when no tenant is
 /// named) and opens a session. An unknown email and a wrong password take the same time and give
 /// the same answer; attempts are limited per client IP and per account.
@@ -70,9 +77,10 @@ pub async fn login(
     }
     let (account, scope) = match tenant {
         Some(tenant) => {
-            let txn = state.db.tenant(tenant.id).read().await?;
-            let found = txn.find::<user::Entity>().filter(user::Column::Email.eq(&email)).one(&txn).await?;
-            txn.commit().await?;
+            let env = Env::new(state);
+            let unit = Unit::begin(&env, tenant, None, 0, false).await?;
+            let outcome = find_member(&unit.ctx(), &email).await;
+            let found = unit.finish(outcome, "auth.login", None).await?;
             let account = found
                 .filter(|u| u.status == "active")
                 .and_then(|u| Role::parse_tenant_role(&u.role).map(|role| (u.id, role, u.password_hash)));

@@ -1171,3 +1171,31 @@ async fn a_routes_hook_adds_a_working_route() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "pong");
 }
+
+#[tokio::test]
+async fn an_auth_login_filter_can_refuse_an_attempt_before_the_password_is_checked() {
+    let app = TestApp::builder()
+        .hooks(|hooks| {
+            hooks.filter("auth.login", |_, attempt| {
+                Box::pin(async move {
+                    if attempt["email"].as_str().is_some_and(|email| email.starts_with("blocked@")) {
+                        return Err(HookError::forbidden("login_blocked", "This account may not log in here."));
+                    }
+                    Ok(attempt)
+                })
+            });
+        })
+        .spawn()
+        .await;
+    let acme = app.tenant_admin("acme").await;
+    app.users(&acme).create_user("blocked@acme.test", "viewer").await;
+
+    let refused = app.login(Some("acme"), "blocked@acme.test", crate::helpers::users::MEMBER_PASSWORD).await;
+    let wrong_password = app.login(Some("acme"), "blocked@acme.test", "not-the-password-at-all").await;
+    let allowed = app.login(Some("acme"), &acme.email, crate::helpers::TENANT_ADMIN_PASSWORD).await;
+
+    let problem = assert_problem(refused, StatusCode::FORBIDDEN, "login_blocked").await;
+    assert_eq!(problem["detail"], "This account may not log in here.");
+    assert_problem(wrong_password, StatusCode::FORBIDDEN, "login_blocked").await;
+    json_body(allowed, StatusCode::OK).await;
+}
