@@ -694,9 +694,9 @@ async fn usage_does_not_count_the_log_as_items_or_collections() {
     let acme = posts_tenant(&app, "acme").await;
     let created = app.data(&acme).items("posts", &[json!({"title": "a"}), json!({"title": "b"})]).await;
     json_body(app.data(&acme).patch("posts", &id_of(&created[0]), &json!({"title": "c"})).await, StatusCode::OK).await;
-    entry_for(&app, &acme, "update", &id_of(&created[0])).await;
-    let logged = entries(&app, &acme, &[]).await;
-    assert!(logged.len() >= 4, "a login, two creates and an update: {logged:?}");
+    // Entries are written after the responses, each on its own task: wait for all four.
+    let logged = entries_until(&app, &acme, "a login, two creates and an update", |list| list.len() >= 4).await;
+    assert!(logged.iter().any(|e| e["action"] == "update"), "{logged:?}");
 
     let path = format!("/api/tenants/{}/usage", acme.tenant.id);
     let usage = json_body(app.as_platform(Method::GET, &path).await.send().await.unwrap(), StatusCode::OK).await;
@@ -789,6 +789,8 @@ async fn on_sqlite_the_log_records_and_filters() {
     let app = spawn_sqlite_app().await;
     let acme = posts_tenant(&app, "acme").await;
     let admin_id = me(&app, "acme", &acme.token).await;
+    // The login's entry is written after its response, on its own task: let it land first.
+    logins_of(&app, &acme, &admin_id, 1).await;
     let item = app.data(&acme).item("posts", &json!({"title": "Lite", "views": 2})).await;
     let id = id_of(&item);
     entry_for(&app, &acme, "create", &id).await;
