@@ -219,6 +219,7 @@ impl<Q> Scoped<Q> {
     }
 }
 
+#[allow(clippy::disallowed_methods, reason = "the scoped executors: the one place tenant queries run")]
 impl<E: EntityTrait> Scoped<Select<E>> {
     pub async fn all(self, txn: &TenantTxn) -> Result<Vec<E::Model>, DbErr> {
         self.0.all(&txn.txn).await
@@ -236,6 +237,7 @@ impl<E: EntityTrait> Scoped<Select<E>> {
     }
 }
 
+#[allow(clippy::disallowed_methods, reason = "the scoped executors: the one place tenant queries run")]
 impl<E: EntityTrait> Scoped<UpdateMany<E>> {
     /// Runs the update; returns the number of rows changed.
     pub async fn exec(self, txn: &TenantTxn) -> Result<u64, DbErr> {
@@ -243,6 +245,7 @@ impl<E: EntityTrait> Scoped<UpdateMany<E>> {
     }
 }
 
+#[allow(clippy::disallowed_methods, reason = "the scoped executors: the one place tenant queries run")]
 impl<E: EntityTrait> Scoped<DeleteMany<E>> {
     /// Runs the delete; returns the number of rows deleted.
     pub async fn exec(self, txn: &TenantTxn) -> Result<u64, DbErr> {

@@ -1,7 +1,9 @@
-//! Platform admins: created by `tenantbase admin create` or the `TB_ADMIN_*` bootstrap.
+//! Platform admins: created by `tenantbase admin create` or the `TB_ADMIN_*` bootstrap. A
+//! platform table, read through the platform connection.
+#![allow(clippy::disallowed_methods, reason = "platform_admins is a platform table, not tenant-owned")]
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -24,9 +26,7 @@ pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Res
     checks.check(password::check_policy("password", password.expose_secret()));
     checks.finish()?;
     let email = email.unwrap_or_default();
-    let existing =
-        platform_admin::Entity::find().filter(platform_admin::Column::Email.eq(&email)).one(db.platform_conn()).await?;
-    if existing.is_some() {
+    if find_by_email(db.platform_conn(), &email).await?.is_some() {
         return Ok(Ensured::Existed);
     }
     let now = Utc::now();
@@ -41,4 +41,14 @@ pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Res
     .insert(db.platform_conn())
     .await?;
     Ok(Ensured::Created)
+}
+
+/// The platform admin with this (normalised) email.
+pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> Result<Option<platform_admin::Model>, DbErr> {
+    platform_admin::Entity::find().filter(platform_admin::Column::Email.eq(email)).one(conn).await
+}
+
+/// The platform admin with this id.
+pub async fn find_by_id(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<platform_admin::Model>, DbErr> {
+    platform_admin::Entity::find_by_id(id).one(conn).await
 }

@@ -2,14 +2,14 @@
 
 use std::{net::IpAddr, sync::Arc};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::ColumnTrait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
     auth::{Caller, Role, password, session::SessionScope},
-    entities::{platform_admin, user},
+    entities::user,
     error::{Code, Error, Result},
     hooks::{self, Ctx, Env, Unit},
     services::sessions,
@@ -87,10 +87,7 @@ pub async fn login(
             (account, SessionScope::Tenant(tenant.id))
         }
         None => {
-            let found = platform_admin::Entity::find()
-                .filter(platform_admin::Column::Email.eq(&email))
-                .one(state.db.platform_conn())
-                .await?;
+            let found = super::admins::find_by_email(state.db.platform_conn(), &email).await?;
             (found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)), SessionScope::Platform)
         }
     };

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QuerySelect, sea_query::Expr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QuerySelect, sea_query::Expr};
 use uuid::Uuid;
 
 use super::auth::TokenResponse;
@@ -15,7 +15,7 @@ use crate::{
         session::{SessionScope, hash_refresh_token, new_refresh_token, scope_of},
     },
     db::{TenantDb, TenantTxn},
-    entities::{platform_admin, session, user},
+    entities::{session, user},
     error::{Code, Error, Result},
     state::AppState,
     tenancy::{Tenant, middleware::admitted_tenant},
@@ -141,7 +141,7 @@ pub async fn refresh(
             .await?
             .and_then(|u| Role::parse_tenant_role(&u.role)),
         SessionScope::Platform => {
-            platform_admin::Entity::find_by_id(row.user_id).one(txn.platform_conn()).await?.map(|_| Role::PlatformAdmin)
+            super::admins::find_by_id(txn.platform_conn(), row.user_id).await?.map(|_| Role::PlatformAdmin)
         }
     }
     .ok_or_else(invalid_refresh_token)?;

@@ -1,5 +1,9 @@
 //! Tenant management (API.md "Platform: tenant management"): create, list, read, change,
 //! suspend, resume, delete (with a background purge), and usage.
+//!
+//! The platform service: tenants and their domains are platform tables, read and changed through
+//! the named platform connection; a tenant's own rows still go through its `TenantTxn`.
+#![allow(clippy::disallowed_methods, reason = "tenants and tenant_domains are platform tables")]
 
 use std::sync::Arc;
 

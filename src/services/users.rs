@@ -5,7 +5,7 @@
 use std::{str::FromStr, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryOrder, QuerySelect, SqlErr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryOrder, QuerySelect, SqlErr};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use super::{
 use crate::{
     auth::{Caller, Role, members::MemberState, password},
     db::{PlatformDb, TenantTxn, notify},
-    entities::{platform_admin, session, user},
+    entities::{session, user},
     error::{Code, Error, FieldError, Result},
     hooks::{Ctx, Env, Unit},
     state::AppState,
@@ -211,10 +211,7 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
     match caller.tenant_id {
         Some(tenant_id) => Ok(Me::User(get(state, tenant_id, caller.id).await?)),
         None => {
-            let admin = platform_admin::Entity::find_by_id(caller.id)
-                .one(state.db.platform_conn())
-                .await?
-                .ok_or_else(not_found)?;
+            let admin = super::admins::find_by_id(state.db.platform_conn(), caller.id).await?.ok_or_else(not_found)?;
             Ok(Me::PlatformAdmin(PlatformAdminView {
                 id: admin.id,
                 email: admin.email,
