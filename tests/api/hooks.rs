@@ -38,6 +38,25 @@ fn snapshot<T: Clone>(seen: &Seen<T>) -> Vec<T> {
     seen.lock().unwrap().clone()
 }
 
+/// An app whose action hook on `event` records each call's tenant and payload.
+async fn app_recording_actions(event: &'static str) -> (TestApp, Seen<(Option<Uuid>, Value)>) {
+    let fired: Seen<(Option<Uuid>, Value)> = seen();
+    let recorder = fired.clone();
+    let app = TestApp::builder()
+        .hooks(move |hooks| {
+            hooks.action(event, move |ctx, payload| {
+                let recorder = recorder.clone();
+                async move {
+                    recorder.lock().unwrap().push((ctx.tenant_id(), payload));
+                    Ok(())
+                }
+            });
+        })
+        .spawn()
+        .await;
+    (app, fired)
+}
+
 /// A second collection, for hooks that write elsewhere and requests that avoid the hooked path.
 fn logs_collection() -> Value {
     json!({"name": "logs", "fields": [{"name": "message", "type": "string"}]})
@@ -1041,20 +1060,7 @@ async fn the_article_stats_extension_derives_slug_and_word_count_once_enabled_on
 
 #[tokio::test]
 async fn creating_a_user_fires_users_create_with_the_user_and_never_a_password_or_hash() {
-    let fired: Seen<(Option<Uuid>, Value)> = seen();
-    let recorder = fired.clone();
-    let app = TestApp::builder()
-        .hooks(move |hooks| {
-            hooks.action("users.create", move |ctx, payload| {
-                let recorder = recorder.clone();
-                async move {
-                    recorder.lock().unwrap().push((ctx.tenant_id(), payload));
-                    Ok(())
-                }
-            });
-        })
-        .spawn()
-        .await;
+    let (app, fired) = app_recording_actions("users.create").await;
     let acme = app.tenant_admin("acme").await;
 
     let user = app.users(&acme).create_user("member@acme.test", "viewer").await;
@@ -1107,20 +1113,7 @@ async fn logging_in_fires_auth_login_with_the_user_as_caller() {
 
 #[tokio::test]
 async fn creating_a_tenant_fires_tenants_create_in_that_tenants_context() {
-    let fired: Seen<(Option<Uuid>, Value)> = seen();
-    let recorder = fired.clone();
-    let app = TestApp::builder()
-        .hooks(move |hooks| {
-            hooks.action("tenants.create", move |ctx, payload| {
-                let recorder = recorder.clone();
-                async move {
-                    recorder.lock().unwrap().push((ctx.tenant_id(), payload));
-                    Ok(())
-                }
-            });
-        })
-        .spawn()
-        .await;
+    let (app, fired) = app_recording_actions("tenants.create").await;
 
     let gamma = app.create_tenant("gamma").await;
 
