@@ -9,16 +9,9 @@
 #   PostgreSQL database, dropped afterwards; BENCH_DURATION=10s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-
-DURATION="${BENCH_DURATION:-10s}"
-PORT="${BENCH_PORT:-18779}"
-cargo build --release --quiet
-# shellcheck source=../lib/server.sh
-. deploy/lib/server.sh
-start_tenantbase target/release/tenantbase "$PORT" hooks "${BENCH_POSTGRES:-}"
-# shellcheck source=../lib/measure.sh
-. deploy/lib/measure.sh
+# shellcheck source=../lib/bench.sh
+. deploy/lib/bench.sh
+start_bench hooks 18779 "${BENCH_POSTGRES:-}"
 
 articles='{"name":"articles","fields":[
   {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},

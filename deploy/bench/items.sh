@@ -13,17 +13,10 @@
 #   local postgres; a fresh database is created and dropped; BENCH_DURATION=10s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-
-DURATION="${BENCH_DURATION:-10s}"
-PORT="${BENCH_PORT:-18778}"
 OWNER="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
-cargo build --release --quiet
-# shellcheck source=../lib/server.sh
-. deploy/lib/server.sh
-start_tenantbase target/release/tenantbase "$PORT" items "$OWNER"
-# shellcheck source=../lib/measure.sh
-. deploy/lib/measure.sh
+# shellcheck source=../lib/bench.sh
+. deploy/lib/bench.sh
+start_bench items 18778 "$OWNER"
 
 # The owner is a superuser, so these bulk copies are not held to row-level security.
 sql() { psql "$TB_MIGRATE_DATABASE_URL" -qAtc "$1"; }

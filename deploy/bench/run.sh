@@ -13,21 +13,14 @@
 #   PostgreSQL database (dropped afterwards), served through the non-owner runtime role.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-
-DURATION="${BENCH_DURATION:-10s}"
-PORT="${BENCH_PORT:-18777}"
-cargo build --release --quiet
-# shellcheck source=../lib/server.sh
-. deploy/lib/server.sh
-start_tenantbase target/release/tenantbase "$PORT" bench "${BENCH_POSTGRES:-}"
+# shellcheck source=../lib/bench.sh
+. deploy/lib/bench.sh
+start_bench bench 18777 "${BENCH_POSTGRES:-}"
 curl -sf "$base/api/tenants" -H "authorization: Bearer $root_token" -H 'content-type: application/json' \
   -d '{"slug":"acme","name":"Acme","admin":{"email":"admin@acme.example","password":"bench-acme-password"}}' >/dev/null
 token=$(curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
   -d '{"email":"admin@acme.example","password":"bench-acme-password"}' | json '["data"]["access_token"]')
 
-# shellcheck source=../lib/measure.sh
-. deploy/lib/measure.sh
 bare=("$base/health/live")
 resolved=("$base/api/tenant" -H "Host: acme.localhost" -H "Authorization: Bearer $token")
 me=("$base/api/users/me" -H "Authorization: Bearer $token")
