@@ -1,6 +1,6 @@
 //! `GET /api/activity`: the tenant's audit log (tenant admins).
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::List;
@@ -35,9 +35,7 @@ async fn list(
     caller: TenantCaller<Admin>,
     state: web::Data<AppState>,
     params: web::Query<ListParams>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    super::require_utf8_query(&req)?;
     let (entries, total) = audit::list(&Env::new(&state), &caller.tenant, &caller.caller, params.into_inner()).await?;
     Ok(HttpResponse::Ok().json(List::new(entries.into_iter().map(Entry).collect(), total)))
 }

@@ -68,9 +68,7 @@ async fn list(
     state: web::Data<AppState>,
     collection: web::Path<String>,
     params: web::Query<ListParams>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    super::require_utf8_query(&req)?;
     let (items, total) = items::list(&Env::new(&state), &caller.tenant, &caller.caller, &collection, &params).await?;
     Ok(HttpResponse::Ok().json(List::new(items.into_iter().map(Item).collect(), total)))
 }

@@ -14,10 +14,10 @@ mod users;
 
 use actix_web::{
     App, HttpRequest, HttpResponse,
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
     error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError},
-    middleware::from_fn,
+    middleware::{Next, from_fn},
     web,
 };
 use utoipa_actix_web::AppExt;
@@ -33,8 +33,8 @@ use crate::{
 };
 
 /// Builds the actix application: every route, its OpenAPI document, and the middleware.
-/// Order of middleware, outermost first: request context (id, span, log), then tenant and token
-/// resolution (for `/api/` paths only).
+/// Order of middleware, outermost first: request context (id, span, log), the UTF-8 check of the
+/// query string, then tenant and token resolution (for `/api/` paths only).
 pub fn app(
     state: web::Data<AppState>,
 ) -> App<
@@ -74,6 +74,7 @@ pub fn app(
         .map(|app| app.default_service(web::to(unmatched)))
         .into_app()
         .wrap(from_fn(resolve_tenant))
+        .wrap(from_fn(require_utf8_query))
         .wrap(from_fn(telemetry::request_context))
 }
 
@@ -132,10 +133,22 @@ impl From<PathError> for Error {
     }
 }
 
-/// Refuses a query string whose percent-decoded bytes are not UTF-8: the query parser would
-/// otherwise replace them with U+FFFD and answer a question that was never asked.
-pub(crate) fn require_utf8_query(req: &HttpRequest) -> Result<(), Error> {
-    let raw = req.query_string().as_bytes();
+/// Refuses, on every route, a query string whose percent-decoded bytes are not UTF-8: the query
+/// parser would otherwise replace them with U+FFFD and answer a question that was never asked.
+async fn require_utf8_query(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if !is_utf8_query(req.query_string()) {
+        let error = Error::new(Code::InvalidQuery, "The query string is not valid UTF-8.");
+        return Ok(req.error_response(error).map_into_right_body());
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// Whether the percent-decoded bytes of `raw` are UTF-8.
+fn is_utf8_query(raw: &str) -> bool {
+    let raw = raw.as_bytes();
     let mut decoded = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -151,10 +164,7 @@ pub(crate) fn require_utf8_query(req: &HttpRequest) -> Result<(), Error> {
             }
         }
     }
-    match std::str::from_utf8(&decoded) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(Error::new(Code::InvalidQuery, "The query string is not valid UTF-8.")),
-    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// `201 Created` with a `{"data": ...}` body.
@@ -165,6 +175,13 @@ pub(crate) fn created<T: serde::Serialize>(value: T) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_strings_must_decode_to_utf8() {
+        assert!(is_utf8_query("filter=%7B%22a%22%3A1%7D&q=caf%C3%A9&x=%zz"));
+        assert!(!is_utf8_query("filter=%FF%FE"));
+        assert!(!is_utf8_query("q=%C3"));
+    }
 
     #[test]
     fn serde_messages_name_their_field() {

@@ -725,17 +725,20 @@ async fn purging_a_tenant_removes_its_collections_and_items_and_keeps_its_neighb
         data.items("articles", &[json!({"title": "one"}), json!({"title": "two"})]).await;
     }
 
+    let database = app.database.as_ref().unwrap();
+    let sql = format!(
+        "SELECT json_build_array((SELECT count(*) FROM items WHERE tenant_id = '{id}'), \
+         (SELECT count(*) FROM collections WHERE tenant_id = '{id}'))::text",
+        id = acme.tenant.id
+    );
+    let counts = || database.query_json(&sql);
+    let before = counts().await;
+    assert!(before[0][0].as_i64() >= Some(2) && before[0][1].as_i64() >= Some(1), "acme has rows: {before:?}");
+
     app.delete_tenant(&acme.tenant).await;
 
-    let database = app.database.as_ref().unwrap();
     let left = eventually(Duration::from_secs(30), "the purge to remove acme's rows", || async {
-        let rows = database
-            .query_json(&format!(
-                "SELECT json_build_array((SELECT count(*) FROM items WHERE tenant_id = '{id}'), \
-                 (SELECT count(*) FROM collections WHERE tenant_id = '{id}'))::text",
-                id = acme.tenant.id
-            ))
-            .await;
+        let rows = counts().await;
         (rows == [json!([0, 0])]).then_some(rows)
     })
     .await;
