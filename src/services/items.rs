@@ -63,31 +63,6 @@ impl From<item::Model> for Stored {
             Value::Object(map) => map,
             _ => Map::new(),
         };
-        let row = ItemRow {
-            id: row.id,
-            data: String::new(),
-            version: row.version,
-            date_created: row.date_created,
-            date_updated: row.date_updated,
-            user_created: row.user_created,
-        };
-        Stored::with_data(row, data)
-    }
-}
-
-impl TryFrom<ItemRow> for Stored {
-    type Error = Error;
-
-    fn try_from(row: ItemRow) -> Result<Self> {
-        let data = serde_json::from_str(&row.data)
-            .map_err(|e| Error::internal(format!("item {} holds unreadable data: {e}", row.id)))?;
-        Ok(Stored::with_data(row, data))
-    }
-}
-
-impl Stored {
-    /// The system columns of `row` with `data` as the values.
-    fn with_data(row: ItemRow, data: Map<String, Value>) -> Self {
         Stored {
             id: row.id,
             data,
@@ -97,7 +72,26 @@ impl Stored {
             user_created: row.user_created,
         }
     }
+}
 
+impl TryFrom<ItemRow> for Stored {
+    type Error = Error;
+
+    fn try_from(row: ItemRow) -> Result<Self> {
+        let data = serde_json::from_str(&row.data)
+            .map_err(|e| Error::internal(format!("item {} holds unreadable data: {e}", row.id)))?;
+        Ok(Stored {
+            id: row.id,
+            data,
+            version: row.version,
+            date_created: row.date_created,
+            date_updated: row.date_updated,
+            user_created: row.user_created,
+        })
+    }
+}
+
+impl Stored {
     /// The item as the API shows it: `id`, every field (null when unset), the system fields;
     /// only the members in `only`, when given.
     fn render(mut self, collection: &Collection, only: Option<&[String]>) -> Value {
