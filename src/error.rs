@@ -1,9 +1,9 @@
 //! One error type for the whole request path, and the table that maps each stable error `code`
-//! to its HTTP status and title (API.md "Conventions"). Only this file knows HTTP statuses.
+//! to its HTTP status and title (API.md "Conventions"). Only this file knows HTTP statuses; the
+//! HTTP edge (`http::problem`) turns an [`Error`] into its `application/problem+json` response.
 
 use std::fmt;
 
-use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde::Serialize;
 
 /// Defines [`Code`] and its table in one place: variant => (status, "code", "Title").
@@ -19,8 +19,8 @@ macro_rules! error_codes {
                 match self { $(Code::$variant => $code,)* }
             }
             /// The HTTP status this code is answered with.
-            pub fn status(self) -> StatusCode {
-                match self { $(Code::$variant => status($status),)* }
+            pub fn status(self) -> u16 {
+                match self { $(Code::$variant => $status,)* }
             }
             /// A short, fixed human title for the problem type.
             pub fn title(self) -> &'static str {
@@ -70,10 +70,6 @@ error_codes! {
     ServiceUnavailable => (503, "service_unavailable", "Service unavailable"),
 }
 
-fn status(code: u16) -> StatusCode {
-    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -103,9 +99,9 @@ impl FieldError {
 pub enum Error {
     #[error("{code}: {detail}")]
     Problem { code: Code, detail: String, errors: Vec<FieldError> },
-    /// A filter hook rejected the operation, with its own status and code.
-    #[error("rejected by a hook: {0}")]
-    Hook(crate::hooks::HookError),
+    /// Extension code (a filter hook) refused the operation, with its own status and code.
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
     #[error("rate limited for {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("database error: {0}")]
@@ -141,9 +137,37 @@ impl Error {
         match self {
             Error::Problem { code, .. } => *code,
             Error::RateLimited { .. } => Code::RateLimited,
-            Error::Hook(_) => Code::HookRejected,
+            Error::Rejected(_) => Code::HookRejected,
             Error::Database(_) | Error::Internal(_) => Code::Internal,
         }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Rejected(rejection) => rejection.status,
+            other => other.code().status(),
+        }
+    }
+
+    /// Whether this is our failure (5xx) rather than the client's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Database(_) | Error::Internal(_))
+    }
+}
+
+/// A refusal with a status from 400 to 499 and a code chosen by the code that refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    /// Stable snake_case code clients can branch on.
+    pub code: String,
+    pub message: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status, self.message)
     }
 }
 
@@ -165,45 +189,30 @@ pub struct Problem {
     pub request_id: Option<String>,
 }
 
-impl ResponseError for Error {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Error::Hook(rejection) => status(rejection.status),
-            other => other.code().status(),
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let code = self.code();
-        let request_id = crate::telemetry::current_request_id();
-        let (detail, errors) = match self {
-            Error::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
-            Error::RateLimited { retry_after } => (format!("Too many attempts; retry in {retry_after} s."), Vec::new()),
-            Error::Hook(rejection) => (rejection.message.clone(), Vec::new()),
-            internal => {
-                tracing::error!(error = %internal, "request failed");
-                ("The server could not complete the request.".to_string(), Vec::new())
+impl Problem {
+    /// The body that answers `error`. An internal error says only that the request failed: its
+    /// cause is for the log, never for the client.
+    pub fn of(error: &Error, request_id: Option<String>) -> Problem {
+        let code = error.code();
+        let (code_text, detail, errors) = match error {
+            Error::Problem { detail, errors, .. } => (code.as_str().to_string(), detail.clone(), errors.clone()),
+            Error::RateLimited { retry_after } => {
+                (code.as_str().to_string(), format!("Too many attempts; retry in {retry_after} s."), Vec::new())
+            }
+            Error::Rejected(rejection) => (rejection.code.clone(), rejection.message.clone(), Vec::new()),
+            Error::Database(_) | Error::Internal(_) => {
+                (code.as_str().to_string(), "The server could not complete the request.".to_string(), Vec::new())
             }
         };
-        let code_text = match self {
-            Error::Hook(rejection) => rejection.code.clone(),
-            _ => code.as_str().to_string(),
-        };
-        let status = self.status_code();
-        let body = Problem {
+        Problem {
             kind: format!("https://tenantbase.dev/problems/{}", code_text.replace('_', "-")),
             title: code.title(),
-            status: status.as_u16(),
+            status: error.status(),
             detail,
             code: code_text,
             errors,
             request_id,
-        };
-        let mut response = HttpResponse::build(status);
-        if let Error::RateLimited { retry_after } = self {
-            response.insert_header((actix_web::http::header::RETRY_AFTER, retry_after.to_string()));
         }
-        response.content_type("application/problem+json").json(body)
     }
 }
 
@@ -217,17 +226,15 @@ mod tests {
         for code in Code::ALL {
             assert!(seen.insert(code.as_str()), "duplicate code {code}");
             assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
-            assert!(code.status().is_client_error() || code.status().is_server_error());
+            assert!((400..600).contains(&code.status()));
         }
     }
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let response = Error::internal("password=hunter2 in SQL").error_response();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = actix_web::body::to_bytes(response.into_body());
-        let bytes = futures_util::FutureExt::now_or_never(body).unwrap().unwrap();
-        let text = String::from_utf8_lossy(&bytes);
+        let problem = Problem::of(&Error::internal("password=hunter2 in SQL"), None);
+        assert_eq!(problem.status, 500);
+        let text = serde_json::to_string(&problem).unwrap();
         assert!(!text.contains("hunter2"));
         assert!(text.contains("internal_error"));
     }

@@ -1,38 +1,47 @@
 //! tenantbase: a multi-tenant SaaS backend. [`Application::build`] turns a [`Config`] into a
-//! bound, ready-to-run server; `main.rs` only parses the command line and calls into here.
+//! bound, ready-to-run server; `main.rs` only calls [`cli::run`].
+//!
+//! This file is the composition root, the one place that knows every layer: it connects the
+//! database, builds the caches and subscribes them to change notices, hands the hooks' runtime
+//! the item operations of the service layer, and mounts the HTTP edge. The layers and their
+//! rule are in docs/architecture.md.
 
 pub mod auth;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod extensions;
 pub mod hooks;
 pub mod http;
+pub mod input;
 pub mod limits;
 pub mod manifest;
+pub mod schema;
 pub mod services;
-pub mod state;
 pub mod telemetry;
 pub mod tenancy;
 
-use std::{net::TcpListener, sync::Arc};
+use std::net::TcpListener;
 
-use actix_web::{HttpServer, dev::Server, web};
+use actix_web::{HttpServer, dev::Server};
 
 pub use config::Config;
 
 use crate::{
-    auth::{TokenKeys, token},
-    db::{
-        DbError, PlatformDb,
-        notify::{self, Caches},
-        roles,
+    auth::{
+        TokenKeys,
+        members::{Members, member_cache},
+        token,
     },
+    db::{ChangeFeed, DbError, PlatformDb, notify, roles},
+    hooks::{Hooks, InitEvent, InitStage, Runtime, schedule},
     limits::LoginLimiter,
-    services::admins,
-    state::AppState,
-    telemetry::Metrics,
+    schema::SchemaCache,
+    services::{Env, admins, items::ItemService, tenants},
+    tenancy::{TenantDirectory, tenant_cache},
 };
 
 /// Why the server did not start. Each message says what to do about it.
@@ -64,17 +73,16 @@ pub struct Application {
 impl Application {
     /// [`Application::build_with_hooks`] with the built-in hooks only.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        Application::build_with_hooks(config, hooks::Hooks::with_builtins()).await
+        Application::build_with_hooks(config, Hooks::with_builtins()).await
     }
 
     /// Connects and checks the database (migrating an embedded SQLite one), prepares keys,
     /// ensures the bootstrap admin, runs `app.before` hooks, binds the listener, starts the
     /// scheduler and runs `app.after` hooks.
-    pub async fn build_with_hooks(config: Config, hooks: hooks::Hooks) -> Result<Self, StartupError> {
+    pub async fn build_with_hooks(config: Config, hooks: Hooks) -> Result<Self, StartupError> {
         let mut hooks = hooks;
         hooks.filter_timeout = config.hook_timeout;
-        let hooks = Arc::new(hooks);
-        hooks.run_init(&hooks::InitEvent { stage: hooks::InitStage::AppBefore, config: &config });
+        hooks.run_init(&InitEvent { stage: InitStage::AppBefore, config: &config });
         let conn = db::connect(&config.database_url).await?;
         if config.is_sqlite() {
             db::connect::migrate_embedded(&conn).await?;
@@ -99,23 +107,28 @@ impl Application {
 
         let secret = token::load_secret(&config)?;
         let tokens = TokenKeys::new(&secret, &config.jwt_previous_secrets, &config.jwt_issuer, config.access_token_ttl);
-        let platform = PlatformDb::new(conn.clone());
+        // Every cache hears of every change: committed here, or announced by another instance.
+        let changes = ChangeFeed::default();
+        let db = PlatformDb::new(conn.clone(), changes.clone());
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-            let outcome = admins::ensure(&platform, email, password.clone()).await.map_err(StartupError::Bootstrap)?;
+            let outcome = admins::ensure(&db, email, password.clone()).await.map_err(StartupError::Bootstrap)?;
             if outcome == admins::Ensured::Created {
                 tracing::info!(email, "created the bootstrap platform admin");
             }
         }
-
-        let caches = Caches {
-            tenants: tenancy::tenant_cache(10_000),
-            members: auth::members::member_cache(100_000),
-            collections: services::collections::collection_cache(10_000),
-        };
-        notify::spawn_listener(&conn, caches.clone());
-        let (purges, purge_caches) = (platform.clone(), caches.clone());
+        let tenant_cache = tenant_cache(10_000);
+        let member_cache = member_cache(100_000);
+        let schemas = SchemaCache::new(db.clone(), 10_000);
+        let (tenants_seen, members_seen, schemas_seen) = (tenant_cache.clone(), member_cache.clone(), schemas.clone());
+        changes.subscribe(move |notice| {
+            tenants_seen.on_change(notice);
+            members_seen.on_change(notice);
+            schemas_seen.on_change(notice);
+        });
+        notify::spawn_listener(&conn, changes);
+        let purges = db.clone();
         tokio::spawn(async move {
-            if let Err(error) = services::tenants::resume_purges(&purges, &purge_caches).await {
+            if let Err(error) = tenants::resume_purges(&purges).await {
                 tracing::error!(%error, "resuming tenant purges failed");
             }
         });
@@ -127,19 +140,13 @@ impl Application {
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let shutdown_timeout = config.shutdown_timeout.as_secs();
         let login_limiter = LoginLimiter::start(config.login_attempts_per_ip, config.login_attempts_per_account);
-        let state = web::Data::new(AppState {
-            config: Arc::new(config),
-            db: platform,
-            caches,
-            login_limiter,
-            tokens,
-            role_check,
-            metrics: Metrics::default(),
-            hooks: hooks.clone(),
-        });
-        hooks::schedule::spawn_scheduler(hooks::Env::new(&state));
-        hooks.run_init(&hooks::InitEvent { stage: hooks::InitStage::AppAfter, config: &state.config });
-        let server = HttpServer::new(move || http::app(state.clone()))
+        let tenants = TenantDirectory::new(db.clone(), tenant_cache, &config.base_domain);
+        let members = Members::new(db.clone(), member_cache);
+        let runtime = Runtime::new(hooks, db, schemas, ItemService);
+        let env = Env::new(runtime, config, tenants, members, tokens, login_limiter, role_check);
+        schedule::spawn_scheduler(env.runtime().clone());
+        env.hooks().run_init(&InitEvent { stage: InitStage::AppAfter, config: env.config() });
+        let server = HttpServer::new(move || http::app(env.clone()))
             .workers(workers.max(1))
             .shutdown_timeout(shutdown_timeout)
             .listen(listener)

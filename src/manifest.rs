@@ -35,10 +35,8 @@ use crate::{
     auth::password,
     db::{PlatformDb, TenantTxn},
     error::Error,
-    services::{
-        input::{Checks, normalize_email},
-        tenants::{self, Applied, TenantSpec},
-    },
+    input::{Checks, normalize_email},
+    services::tenants::{self, Applied, TenantSpec},
 };
 
 /// The manifest schema version this build reads.

@@ -1,5 +1,6 @@
-//! Logging and request context: tracing setup, the request id, one span per request carrying
-//! method, path, tenant and status, and the in-process counters behind `/metrics`.
+//! Logging and request context: tracing setup, the id of the request being handled, and the
+//! in-process counters behind `/metrics`. The HTTP edge opens the span of each request
+//! (`http::middleware::request_context`); nothing here knows the web framework.
 
 use std::{
     collections::HashMap,
@@ -8,23 +9,12 @@ use std::{
         Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
 };
 
-use actix_web::{
-    body::MessageBody,
-    dev::{ServiceRequest, ServiceResponse},
-    http::header::{HeaderName, HeaderValue},
-    middleware::Next,
-    web,
-};
-use tracing::Instrument;
 use tracing_subscriber::{EnvFilter, fmt};
 use uuid::Uuid;
 
-use crate::{config::LogFormat, state::AppState};
-
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+use crate::config::LogFormat;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -45,54 +35,9 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Accepts a client's request id only if it is short, visible ASCII (it ends up in logs).
-fn client_request_id(req: &ServiceRequest) -> Option<String> {
-    let value = req.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
-    let ok = !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
-    ok.then(|| value.to_string())
-}
-
-/// Outermost middleware: request id, request span, status logging, and `X-Request-Id` on every
-/// response.
-pub async fn request_context(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request_id = client_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
-    // The path only: query strings may carry tokens.
-    let span = tracing::info_span!(
-        "request",
-        method = %req.method(),
-        path = %req.path(),
-        request_id = %request_id,
-        tenant = tracing::field::Empty,
-        status = tracing::field::Empty,
-    );
-    let metrics = req.app_data::<web::Data<AppState>>().cloned();
-    let started = Instant::now();
-
-    // Handlers and extractors render their errors inside this scope, so a problem body can
-    // carry the request id. Inner middleware answer errors as responses, never as `Err`.
-    let response = REQUEST_ID.scope(request_id.clone(), next.call(req)).instrument(span.clone()).await?;
-
-    let status = response.status();
-    span.record("status", status.as_u16());
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::warn!(elapsed_ms, "request failed");
-        } else {
-            tracing::info!(elapsed_ms, "request");
-        }
-    });
-    if let Some(state) = metrics {
-        state.metrics.count_status(status.as_u16());
-    }
-    let mut response = response;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    Ok(response)
+/// Runs `work` as the handling of request `request_id`: problems rendered inside it carry the id.
+pub async fn with_request_id<F: Future>(request_id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(request_id, work).await
 }
 
 /// Request counters for `/metrics`: per status class, and per tenant (labelled by tenant id).

@@ -2,12 +2,18 @@
 //! role, and whether their sessions were ended after the token was issued. Cached per instance
 //! and dropped the moment the user changes, so a disabled user's token is refused on its next use.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use sea_orm::ColumnTrait;
 use uuid::Uuid;
 
 use super::Role;
-use crate::cache::InvalidatingCache;
+use crate::{
+    cache::InvalidatingCache,
+    db::{Change, Notice, PlatformDb},
+    entities::user,
+    error::Result,
+};
 
 /// A tenant user as request checks see them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +47,46 @@ impl MemberCache {
     pub fn invalidate_tenant(&self, tenant_id: Uuid) {
         self.invalidate_if(move |(tenant, _), _| *tenant == tenant_id);
     }
+
+    /// Drops what a change made stale.
+    pub fn on_change(&self, notice: Notice) {
+        match notice {
+            Notice::Changed(Change::Tenant(id)) => self.invalidate_tenant(id),
+            Notice::Changed(Change::Member { tenant, user }) => self.invalidate_member(tenant, user),
+            Notice::Changed(Change::Collections(_)) => {}
+            Notice::Reset => self.clear(),
+        }
+    }
+}
+
+/// Tenant members' request state, from the cache when warm.
+#[derive(Clone)]
+pub struct Members {
+    db: PlatformDb,
+    cache: MemberCache,
+}
+
+impl Members {
+    pub fn new(db: PlatformDb, cache: MemberCache) -> Self {
+        Members { db, cache }
+    }
+
+    /// The state of user `user_id` of `tenant_id`; `None` when the user no longer exists.
+    pub async fn get(&self, tenant_id: Uuid, user_id: Uuid) -> Result<Option<Arc<MemberState>>> {
+        self.cache.get_or_load((tenant_id, user_id), || load(&self.db, tenant_id, user_id)).await
+    }
+}
+
+/// Reads what request checks need about a user from the tenant's users.
+async fn load(db: &PlatformDb, tenant_id: Uuid, user_id: Uuid) -> Result<Option<MemberState>> {
+    let txn = db.tenant(tenant_id).read().await?;
+    let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(&txn).await?;
+    txn.commit().await?;
+    Ok(row.map(|u| MemberState {
+        role: Role::parse_tenant_role(&u.role).unwrap_or(Role::Viewer),
+        active: u.status == "active",
+        sessions_valid_after: u.sessions_valid_after.map(|t| t.timestamp()),
+    }))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Authentication: password hashing, access tokens, and the extractors that turn a request's
-//! token into a [`Caller`] with a role.
+//! Authentication: password hashing, access and refresh tokens, roles and the policies that
+//! guard routes, and the caller a token speaks for (checked against the member's current state).
 
 pub mod caller;
 pub mod members;
@@ -8,6 +8,6 @@ pub mod roles;
 pub mod session;
 pub mod token;
 
-pub use caller::{Authenticated, Caller, PlatformAdmin, TenantCaller};
+pub use caller::Caller;
 pub use roles::Role;
 pub use token::{Claims, TokenKeys};

@@ -1,12 +1,14 @@
-//! Cross-instance change notices over PostgreSQL `LISTEN/NOTIFY` (DESIGN.md principle 5): when
-//! one instance changes a tenant or a user, every instance drops it from its caches at once.
+//! Change notices (DESIGN.md principle 5): a change announced inside a transaction reaches this
+//! instance's [`ChangeFeed`] when the transaction commits, and every other instance's through
+//! PostgreSQL `LISTEN/NOTIFY`, so N instances drop a changed tenant or user from their caches at once.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use uuid::Uuid;
-
-use crate::{auth::members::MemberCache, services::collections::CollectionCache, tenancy::TenantCache};
 
 const CHANNEL: &str = "tb_changes";
 
@@ -43,38 +45,49 @@ impl Change {
     }
 }
 
-/// The caches a change notice applies to.
-#[derive(Clone)]
-pub struct Caches {
-    pub tenants: TenantCache,
-    pub members: MemberCache,
-    pub collections: CollectionCache,
+/// What this instance learns about changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// One thing changed.
+    Changed(Change),
+    /// Anything may have changed: notices were missed while the listener was away, one could not
+    /// be read, or one transaction changed several tenants at once.
+    Reset,
 }
 
-impl Caches {
-    /// Drops what `change` made stale on this instance.
-    pub fn apply(&self, change: Change) {
-        match change {
-            Change::Tenant(id) => {
-                self.tenants.invalidate(id);
-                self.members.invalidate_tenant(id);
-                self.collections.invalidate(id);
-            }
-            Change::Member { tenant, user } => self.members.invalidate_member(tenant, user),
-            Change::Collections(id) => self.collections.invalidate(id),
+type Subscriber = Arc<dyn Fn(Notice) + Send + Sync>;
+
+/// The reactions of this instance to changes. The database layer only delivers notices: whoever
+/// caches something registers here at startup (the composition root, `lib.rs`), so this module
+/// knows no cache and no service.
+#[derive(Clone, Default)]
+pub struct ChangeFeed {
+    subscribers: Arc<RwLock<Vec<Subscriber>>>,
+}
+
+impl ChangeFeed {
+    /// Calls `reaction` with every notice from now on.
+    pub fn subscribe(&self, reaction: impl Fn(Notice) + Send + Sync + 'static) {
+        if let Ok(mut subscribers) = self.subscribers.write() {
+            subscribers.push(Arc::new(reaction));
         }
     }
 
-    fn clear(&self) {
-        self.tenants.clear();
-        self.members.clear();
-        self.collections.clear();
+    /// Tells every subscriber of this instance.
+    pub fn publish(&self, notice: Notice) {
+        let subscribers = match self.subscribers.read() {
+            Ok(subscribers) => subscribers.clone(),
+            Err(_) => return,
+        };
+        for subscriber in subscribers {
+            subscriber(notice);
+        }
     }
 }
 
-/// Announces a change to other instances. Inside a transaction the notice is sent on commit;
-/// the caller also applies it to its own caches (SQLite has no other instances).
-pub async fn announce(conn: &impl ConnectionTrait, change: Change) -> Result<(), DbErr> {
+/// Sends `change` to the other instances; inside a transaction PostgreSQL sends it on commit.
+/// (SQLite has no other instances.)
+pub(crate) async fn announce(conn: &impl ConnectionTrait, change: Change) -> Result<(), DbErr> {
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -86,9 +99,9 @@ pub async fn announce(conn: &impl ConnectionTrait, change: Change) -> Result<(),
     Ok(())
 }
 
-/// Listens for changes until the process ends, reconnecting after failures. A notice may be
-/// missed while disconnected, so every reconnect empties the caches.
-pub fn spawn_listener(conn: &DatabaseConnection, caches: Caches) {
+/// Listens for other instances' changes until the process ends, reconnecting after failures. A
+/// notice may be missed while disconnected, so every reconnect publishes [`Notice::Reset`].
+pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
     if conn.get_database_backend() != DbBackend::Postgres {
         return;
     }
@@ -102,15 +115,15 @@ pub fn spawn_listener(conn: &DatabaseConnection, caches: Caches) {
                         tracing::warn!(%error, "cannot listen for changes");
                     } else {
                         if !first {
-                            caches.clear();
+                            feed.publish(Notice::Reset);
                         }
                         first = false;
                         loop {
                             match listener.recv().await {
-                                Ok(notice) => match Change::parse(notice.payload()) {
-                                    Some(change) => caches.apply(change),
-                                    None => caches.clear(),
-                                },
+                                Ok(notice) => feed.publish(match Change::parse(notice.payload()) {
+                                    Some(change) => Notice::Changed(change),
+                                    None => Notice::Reset,
+                                }),
                                 Err(error) => {
                                     tracing::warn!(%error, "change listener lost its connection");
                                     break;

@@ -23,7 +23,7 @@
 //! 3. Services reach its rows through a tenant transaction, never a raw connection:
 //!
 //! ```ignore
-//! let txn = state.db.tenant(tenant_id).begin().await?;
+//! let txn = db.tenant(tenant_id).begin().await?;
 //! txn.insert(note::ActiveModel { id: Set(id), body: Set(text), ..Default::default() }).await?;
 //! let mine = txn.find::<note::Entity>().filter(note::Column::Body.contains("x")).all(&txn).await?;
 //! txn.commit().await?;
@@ -31,12 +31,19 @@
 //!
 //! `tests/api/tenant_db.rs` defines exactly such an entity and shows the scoping at work.
 
+use std::sync::Mutex;
+
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
+
+use super::{
+    PlatformTxn,
+    notify::{self, Change, ChangeFeed, Notice},
+};
 
 /// An entity whose rows belong to one tenant, identified by its `tenant_id` column.
 pub trait TenantOwned: EntityTrait {
@@ -48,11 +55,12 @@ pub trait TenantOwned: EntityTrait {
 pub struct TenantDb {
     conn: DatabaseConnection,
     tenant_id: Uuid,
+    changes: ChangeFeed,
 }
 
 impl TenantDb {
-    pub(crate) fn new(conn: DatabaseConnection, tenant_id: Uuid) -> Self {
-        TenantDb { conn, tenant_id }
+    pub(crate) fn new(conn: DatabaseConnection, tenant_id: Uuid, changes: ChangeFeed) -> Self {
+        TenantDb { conn, tenant_id, changes }
     }
 
     pub fn tenant_id(&self) -> Uuid {
@@ -80,7 +88,12 @@ impl TenantDb {
     async fn start(&self, options: TransactionOptions) -> Result<TenantTxn, DbErr> {
         let txn = self.conn.begin_with_options(options).await?;
         set_current_tenant(&txn, self.tenant_id).await?;
-        Ok(TenantTxn { txn, tenant_id: self.tenant_id })
+        Ok(TenantTxn {
+            txn,
+            tenant_id: self.tenant_id,
+            changes: Some(self.changes.clone()),
+            announced: Mutex::default(),
+        })
     }
 }
 
@@ -98,18 +111,25 @@ pub(crate) async fn set_current_tenant(conn: &impl ConnectionTrait, tenant_id: U
 }
 
 /// A transaction scoped to one tenant. Dropped without [`TenantTxn::commit`], it rolls back.
+///
+/// It hands out no connection and cannot be re-scoped: code holding a `&TenantTxn` (a filter
+/// hook, say) reaches this tenant's rows and nothing else.
 pub struct TenantTxn {
     txn: DatabaseTransaction,
     tenant_id: Uuid,
+    /// Where this instance hears of the changes once they commit; `None` inside a
+    /// [`PlatformTxn`], which tells it when the whole transaction commits.
+    changes: Option<ChangeFeed>,
+    announced: Mutex<Vec<Change>>,
 }
 
 impl TenantTxn {
-    /// Scopes a savepoint of a larger transaction to `tenant_id`, for work that spans tenants
+    /// Scopes a savepoint of a platform transaction to `tenant_id`, for work that spans tenants
     /// all or nothing (`tenants apply`). The setting stays until another scope replaces it.
-    pub async fn nested(parent: &DatabaseTransaction, tenant_id: Uuid) -> Result<TenantTxn, DbErr> {
-        let txn = parent.begin().await?;
+    pub(crate) async fn nested(parent: &PlatformTxn, tenant_id: Uuid) -> Result<TenantTxn, DbErr> {
+        let txn = parent.conn().begin().await?;
         set_current_tenant(&txn, tenant_id).await?;
-        Ok(TenantTxn { txn, tenant_id })
+        Ok(TenantTxn { txn, tenant_id, changes: None, announced: Mutex::default() })
     }
 
     pub fn tenant_id(&self) -> Uuid {
@@ -119,7 +139,7 @@ impl TenantTxn {
     /// The transaction's connection, for platform tables (tenants, domains, platform admins)
     /// that platform code changes in the same unit of work. Tenant-owned rows never go through
     /// it: they are reached with [`TenantTxn::find`] and its siblings, which scope every query.
-    pub fn platform_conn(&self) -> &DatabaseTransaction {
+    pub(crate) fn platform_conn(&self) -> &DatabaseTransaction {
         &self.txn
     }
 
@@ -190,13 +210,24 @@ impl TenantTxn {
         &self.txn
     }
 
-    /// Announces a change to every instance when this transaction commits.
-    pub async fn announce(&self, change: super::notify::Change) -> Result<(), DbErr> {
-        super::notify::announce(&self.txn, change).await
+    /// Announces a change to every instance, this one included, when this transaction commits.
+    pub(crate) async fn announce(&self, change: Change) -> Result<(), DbErr> {
+        notify::announce(&self.txn, change).await?;
+        if let Ok(mut announced) = self.announced.lock() {
+            announced.push(change);
+        }
+        Ok(())
     }
 
+    /// Commits, then tells this instance what changed.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        self.txn.commit().await?;
+        if let (Some(changes), Ok(announced)) = (self.changes, self.announced.into_inner()) {
+            for change in announced {
+                changes.publish(Notice::Changed(change));
+            }
+        }
+        Ok(())
     }
 }
 

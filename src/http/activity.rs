@@ -5,11 +5,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::List;
 use crate::{
-    auth::{TenantCaller, roles::Admin},
+    auth::roles::Admin,
     error::{Error, Problem},
-    hooks::{Env, builtin::audit},
-    services::item_query::ListParams,
-    state::AppState,
+    http::extract::TenantCaller,
+    services::{Env, activity, item_query::ListParams},
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -31,11 +30,7 @@ pub struct Entry(serde_json::Value);
     )
 )]
 #[get("/api/activity")]
-async fn list(
-    caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
-    params: web::Query<ListParams>,
-) -> Result<HttpResponse, Error> {
-    let (entries, total) = audit::list(&Env::new(&state), &caller.tenant, &caller.caller, params.into_inner()).await?;
+async fn list(caller: TenantCaller<Admin>, env: Env, params: web::Query<ListParams>) -> Result<HttpResponse, Error> {
+    let (entries, total) = activity::list(&env, &caller.tenant, &caller.caller, params.into_inner()).await?;
     Ok(HttpResponse::Ok().json(List::new(entries.into_iter().map(Entry).collect(), total)))
 }

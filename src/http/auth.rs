@@ -7,12 +7,12 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 use super::Data;
 use crate::{
     error::{Error, Problem},
+    http::extract::OptionalTenant,
     services::{
+        Env,
         auth::{self, Credentials, RefreshRequest, TokenResponse},
         sessions,
     },
-    state::AppState,
-    tenancy::OptionalTenant,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -40,10 +40,10 @@ fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
 async fn login(
     req: HttpRequest,
     tenant: OptionalTenant,
-    state: web::Data<AppState>,
+    env: Env,
     body: web::Json<Credentials>,
 ) -> Result<web::Json<Data<TokenResponse>>, Error> {
-    let token = auth::login(&state, tenant.0.as_ref(), client_ip(&req), body.into_inner()).await?;
+    let token = auth::login(&env, tenant.0.as_ref(), client_ip(&req), body.into_inner()).await?;
     Ok(web::Json(Data { data: token }))
 }
 
@@ -61,11 +61,11 @@ async fn login(
 async fn refresh(
     req: HttpRequest,
     tenant: OptionalTenant,
-    state: web::Data<AppState>,
+    env: Env,
     body: web::Json<RefreshRequest>,
 ) -> Result<web::Json<Data<TokenResponse>>, Error> {
     let token = body.refresh_token.expose_secret();
-    let pair = sessions::refresh(&state, tenant.0.as_deref(), client_ip(&req), token).await?;
+    let pair = sessions::refresh(&env, tenant.0.as_deref(), client_ip(&req), token).await?;
     Ok(web::Json(Data { data: pair }))
 }
 
@@ -75,7 +75,7 @@ async fn refresh(
     responses((status = 204, description = "Logged out"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/logout")]
-async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, Error> {
-    sessions::logout(&state, body.refresh_token.expose_secret()).await?;
+async fn logout(env: Env, body: web::Json<RefreshRequest>) -> Result<HttpResponse, Error> {
+    sessions::logout(&env, body.refresh_token.expose_secret()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

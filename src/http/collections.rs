@@ -6,13 +6,13 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::{Data, List, created};
 use crate::{
-    auth::{
-        TenantCaller,
-        roles::{Admin, Member},
-    },
+    auth::roles::{Admin, Member},
     error::{Error, Problem},
-    services::collections::{self, CollectionPatch, CollectionView, NewCollection},
-    state::AppState,
+    http::extract::TenantCaller,
+    services::{
+        Env,
+        collections::{self, CollectionPatch, CollectionView, NewCollection},
+    },
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -33,8 +33,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     responses((status = 200, body = List<CollectionView>), (status = 401, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("")]
-async fn list(caller: TenantCaller<Member>, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::Ok().json(List::new(collections::list(&state, caller.tenant.id).await?, None)))
+async fn list(caller: TenantCaller<Member>, env: Env) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::Ok().json(List::new(collections::list(&env, caller.tenant.id).await?, None)))
 }
 
 /// Define a collection (tenant admins).
@@ -47,13 +47,9 @@ async fn list(caller: TenantCaller<Member>, state: web::Data<AppState>) -> Resul
     )
 )]
 #[post("")]
-async fn create(
-    caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
-    body: web::Json<Value>,
-) -> Result<HttpResponse, Error> {
+async fn create(caller: TenantCaller<Admin>, env: Env, body: web::Json<Value>) -> Result<HttpResponse, Error> {
     let input = NewCollection::parse(&body)?;
-    Ok(created(collections::create(&state, caller.tenant.id, input).await?))
+    Ok(created(collections::create(&env, caller.tenant.id, input).await?))
 }
 
 /// One collection.
@@ -64,10 +60,10 @@ async fn create(
 #[get("/{name}")]
 async fn read(
     caller: TenantCaller<Member>,
-    state: web::Data<AppState>,
+    env: Env,
     name: web::Path<String>,
 ) -> Result<web::Json<Data<CollectionView>>, Error> {
-    Ok(web::Json(Data { data: collections::get(&state, caller.tenant.id, &name).await?.view() }))
+    Ok(web::Json(Data { data: collections::get(&env, caller.tenant.id, &name).await? }))
 }
 
 /// Add fields to a collection; a new field's default is written into existing items.
@@ -81,12 +77,12 @@ async fn read(
 #[patch("/{name}")]
 async fn add_fields(
     caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
+    env: Env,
     name: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<web::Json<Data<CollectionView>>, Error> {
     let patch = CollectionPatch::parse(&body)?;
-    let collection = collections::add_fields(&state, caller.tenant.id, &name, patch).await?;
+    let collection = collections::add_fields(&env, caller.tenant.id, &name, patch).await?;
     Ok(web::Json(Data { data: collection }))
 }
 
@@ -96,12 +92,8 @@ async fn add_fields(
     responses((status = 204, description = "Deleted"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[delete("/{name}")]
-async fn remove(
-    caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-) -> Result<HttpResponse, Error> {
-    collections::delete(&state, caller.tenant.id, &name).await?;
+async fn remove(caller: TenantCaller<Admin>, env: Env, name: web::Path<String>) -> Result<HttpResponse, Error> {
+    collections::delete(&env, caller.tenant.id, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -117,9 +109,9 @@ async fn remove(
 #[delete("/{name}/fields/{field}")]
 async fn remove_field(
     caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
+    env: Env,
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<Data<CollectionView>>, Error> {
     let (name, field) = path.into_inner();
-    Ok(web::Json(Data { data: collections::drop_field(&state, caller.tenant.id, &name, &field).await? }))
+    Ok(web::Json(Data { data: collections::drop_field(&env, caller.tenant.id, &name, &field).await? }))
 }

@@ -1,6 +1,6 @@
 //! Liveness, readiness and metrics (API.md "Operations").
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
     error::{Code, Error},
-    state::AppState,
+    services::Env,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -43,9 +43,9 @@ async fn live() -> HttpResponse {
 /// The database answers (503 otherwise); reports the role check of startup.
 #[utoipa::path(tag = "operations", responses((status = 200, body = Ready), (status = 503, body = Ready)))]
 #[get("/health/ready")]
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let database_ok = state.db.ping().await;
-    let check = &state.role_check;
+async fn ready(env: Env) -> HttpResponse {
+    let database_ok = env.database_answers().await;
+    let check = env.role_check();
     let body = Ready {
         status: if database_ok { "ready" } else { "unavailable" },
         database: if database_ok { "ok" } else { "unreachable" },
@@ -62,8 +62,8 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"))
 )]
 #[get("/metrics")]
-async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
-    let allowed = match &state.config.metrics_token {
+async fn metrics(req: HttpRequest, env: Env) -> Result<HttpResponse, Error> {
+    let allowed = match &env.config().metrics_token {
         Some(token) => req
             .headers()
             .get("authorization")
@@ -75,5 +75,5 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     if !allowed {
         return Err(Error::new(Code::Forbidden, "Metrics need the metrics token, or a loopback peer."));
     }
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render()))
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(env.metrics().render()))
 }

@@ -11,17 +11,14 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::{Data, List};
 use crate::{
-    auth::{
-        TenantCaller,
-        roles::{Editor, Member},
-    },
+    auth::roles::{Editor, Member},
     error::{Code, Error, Problem},
-    hooks::Env,
+    http::extract::TenantCaller,
     services::{
+        Env,
         item_query::ListParams,
         items::{self, Created, Precondition},
     },
-    state::AppState,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -65,11 +62,11 @@ fn with_etag(item: Value) -> HttpResponse {
 #[get("/{collection}")]
 async fn list(
     caller: TenantCaller<Member>,
-    state: web::Data<AppState>,
+    env: Env,
     collection: web::Path<String>,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, Error> {
-    let (items, total) = items::list(&Env::new(&state), &caller.tenant, &caller.caller, &collection, &params).await?;
+    let (items, total) = items::list(&env, &caller.tenant, &caller.caller, &collection, &params).await?;
     Ok(HttpResponse::Ok().json(List::new(items.into_iter().map(Item).collect(), total)))
 }
 
@@ -84,12 +81,11 @@ async fn list(
 #[post("/{collection}")]
 async fn create(
     caller: TenantCaller<Editor>,
-    state: web::Data<AppState>,
+    env: Env,
     collection: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Error> {
-    let created =
-        items::create(&Env::new(&state), &caller.tenant, &caller.caller, &collection, body.into_inner()).await?;
+    let created = items::create(&env, &caller.tenant, &caller.caller, &collection, body.into_inner()).await?;
     Ok(match created {
         Created::One(item) => super::created(Item(item)),
         Created::Many(items) => super::created(items.into_iter().map(Item).collect::<Vec<_>>()),
@@ -104,11 +100,11 @@ async fn create(
 #[get("/{collection}/{id}")]
 async fn read(
     caller: TenantCaller<Member>,
-    state: web::Data<AppState>,
+    env: Env,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
-    Ok(with_etag(items::get(&Env::new(&state), &caller.tenant, &caller.caller, &collection, &id).await?))
+    Ok(with_etag(items::get(&env, &caller.tenant, &caller.caller, &collection, &id).await?))
 }
 
 /// Change the fields present in the body; `If-Match: "<version>"` guards against lost updates.
@@ -123,14 +119,13 @@ async fn read(
 #[patch("/{collection}/{id}")]
 async fn update(
     caller: TenantCaller<Editor>,
-    state: web::Data<AppState>,
+    env: Env,
     path: web::Path<(String, String)>,
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
     let precondition = precondition(&req)?;
-    let env = Env::new(&state);
     let item =
         items::update(&env, &caller.tenant, &caller.caller, &collection, &id, body.into_inner(), precondition).await?;
     Ok(with_etag(item))
@@ -147,11 +142,11 @@ async fn update(
 #[delete("/{collection}/{id}")]
 async fn remove(
     caller: TenantCaller<Editor>,
-    state: web::Data<AppState>,
+    env: Env,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
-    items::delete(&Env::new(&state), &caller.tenant, &caller.caller, &collection, &id, precondition(&req)?).await?;
+    items::delete(&env, &caller.tenant, &caller.caller, &collection, &id, precondition(&req)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

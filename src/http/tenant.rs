@@ -5,10 +5,10 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::Data;
 use crate::{
-    auth::{TenantCaller, roles::Admin},
+    auth::roles::Admin,
     error::{Error, Problem},
-    services::tenants,
-    state::AppState,
+    http::extract::TenantCaller,
+    services::{Env, tenants},
     tenancy::Tenant,
 };
 
@@ -27,8 +27,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 )]
 #[get("")]
 async fn read(caller: TenantCaller) -> Result<HttpResponse, Error> {
-    let body = caller.tenant.rendered().map_err(Error::internal)?;
-    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
+    let tenant = caller.tenant.json().map_err(Error::internal)?;
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(format!("{{\"data\":{tenant}}}")))
 }
 
 /// Replace the tenant's settings (tenant admins).
@@ -39,9 +39,9 @@ async fn read(caller: TenantCaller) -> Result<HttpResponse, Error> {
 #[put("/settings")]
 async fn replace_settings(
     caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
+    env: Env,
     body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    let tenant = tenants::replace_settings(&state, &caller.tenant.id.to_string(), body.into_inner()).await?;
+    let tenant = tenants::replace_settings(&env, &caller.tenant.id.to_string(), body.into_inner()).await?;
     Ok(web::Json(Data { data: tenant }))
 }

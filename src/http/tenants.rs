@@ -6,13 +6,12 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::{Data, List, created};
 use crate::{
-    auth::PlatformAdmin,
     error::{Code, Error, Problem},
+    http::extract::PlatformAdmin,
     services::{
-        Page,
+        Env, Page,
         tenants::{self, NewTenant, TenantFilter, TenantPatch, Usage},
     },
-    state::AppState,
     tenancy::{Tenant, TenantStatus},
 };
 
@@ -57,12 +56,8 @@ struct ListQuery {
     )
 )]
 #[post("")]
-async fn create(
-    _: PlatformAdmin,
-    state: web::Data<AppState>,
-    body: web::Json<NewTenant>,
-) -> Result<HttpResponse, Error> {
-    Ok(created(tenants::create(&state, body.into_inner()).await?))
+async fn create(_: PlatformAdmin, env: Env, body: web::Json<NewTenant>) -> Result<HttpResponse, Error> {
+    Ok(created(tenants::create(&env, body.into_inner()).await?))
 }
 
 /// List tenants (deleted ones never appear).
@@ -71,11 +66,7 @@ async fn create(
     responses((status = 200, body = List<Tenant>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("")]
-async fn list(
-    _: PlatformAdmin,
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, Error> {
+async fn list(_: PlatformAdmin, env: Env, query: web::Query<ListQuery>) -> Result<HttpResponse, Error> {
     let page = Page::new(query.limit, query.offset, query.meta.as_deref())?;
     let status = match query.status.as_deref() {
         None | Some("") => None,
@@ -86,7 +77,7 @@ async fn list(
         }
     };
     let filter = TenantFilter { status, q: query.q.clone() };
-    let (tenants, total) = tenants::list(&state.db, &filter, page).await?;
+    let (tenants, total) = tenants::list(&env, &filter, page).await?;
     Ok(HttpResponse::Ok().json(List::new(tenants, total)))
 }
 
@@ -96,12 +87,8 @@ async fn list(
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/{id}")]
-async fn read(
-    _: PlatformAdmin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::get(&state.db, &id).await? }))
+async fn read(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data { data: tenants::get(&env, &id).await? }))
 }
 
 /// Change name, plan or domains (`domains` replaces the list).
@@ -112,11 +99,11 @@ async fn read(
 #[patch("/{id}")]
 async fn update(
     _: PlatformAdmin,
-    state: web::Data<AppState>,
+    env: Env,
     id: web::Path<String>,
     body: web::Json<TenantPatch>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::update(&state, &id, body.into_inner()).await? }))
+    Ok(web::Json(Data { data: tenants::update(&env, &id, body.into_inner()).await? }))
 }
 
 /// Replace the tenant's settings with a JSON object.
@@ -127,11 +114,11 @@ async fn update(
 #[put("/{id}/settings")]
 async fn replace_settings(
     _: PlatformAdmin,
-    state: web::Data<AppState>,
+    env: Env,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::replace_settings(&state, &id, body.into_inner()).await? }))
+    Ok(web::Json(Data { data: tenants::replace_settings(&env, &id, body.into_inner()).await? }))
 }
 
 /// What the tenant holds and how much it was used.
@@ -140,12 +127,8 @@ async fn replace_settings(
     responses((status = 200, body = Data<Usage>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/{id}/usage")]
-async fn usage(
-    _: PlatformAdmin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<web::Json<Data<Usage>>, Error> {
-    Ok(web::Json(Data { data: tenants::usage(&state, &id).await? }))
+async fn usage(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Usage>>, Error> {
+    Ok(web::Json(Data { data: tenants::usage(&env, &id).await? }))
 }
 
 /// Suspend: the tenant's routes answer 403 `tenant_suspended` from the next request on.
@@ -154,12 +137,8 @@ async fn usage(
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/{id}/suspend")]
-async fn suspend(
-    _: PlatformAdmin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::set_status(&state, &id, TenantStatus::Suspended).await? }))
+async fn suspend(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data { data: tenants::set_status(&env, &id, TenantStatus::Suspended).await? }))
 }
 
 /// Resume a suspended tenant.
@@ -168,12 +147,8 @@ async fn suspend(
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/{id}/resume")]
-async fn resume(
-    _: PlatformAdmin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::set_status(&state, &id, TenantStatus::Active).await? }))
+async fn resume(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data { data: tenants::set_status(&env, &id, TenantStatus::Active).await? }))
 }
 
 /// Delete: unreachable at once (404); rows are purged in the background.
@@ -182,7 +157,7 @@ async fn resume(
     responses((status = 202, description = "Deleted; purge under way"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[delete("/{id}")]
-async fn remove(_: PlatformAdmin, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, Error> {
-    tenants::delete(&state.into_inner(), &id).await?;
+async fn remove(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    tenants::delete(&env, &id).await?;
     Ok(HttpResponse::Accepted().finish())
 }

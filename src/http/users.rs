@@ -7,14 +7,14 @@ use uuid::Uuid;
 
 use super::{Data, List, created};
 use crate::{
-    auth::{Authenticated, TenantCaller, roles::Admin},
+    auth::roles::Admin,
     error::{Code, Error, Problem},
+    http::extract::OptionalTenant,
+    http::extract::{Authenticated, TenantCaller},
     services::{
-        Page,
+        Env, Page,
         users::{self, Me, NewUser, UserPatch, UserView},
     },
-    state::AppState,
-    tenancy::OptionalTenant,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -49,9 +49,9 @@ async fn me(
     // A tenant named by host or header must be the token's own (401 `token_tenant_mismatch`).
     _: OptionalTenant,
     caller: Authenticated,
-    state: web::Data<AppState>,
+    env: Env,
 ) -> Result<web::Json<Data<Me>>, Error> {
-    Ok(web::Json(Data { data: users::me(&state, &caller.0).await? }))
+    Ok(web::Json(Data { data: users::me(&env, &caller.0).await? }))
 }
 
 /// List the tenant's users.
@@ -60,13 +60,9 @@ async fn me(
     responses((status = 200, body = List<UserView>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("")]
-async fn list(
-    caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, Error> {
+async fn list(caller: TenantCaller<Admin>, env: Env, query: web::Query<ListQuery>) -> Result<HttpResponse, Error> {
     let page = Page::new(query.limit, query.offset, query.meta.as_deref())?;
-    let (users, total) = users::list(&state, caller.tenant.id, page).await?;
+    let (users, total) = users::list(&env, caller.tenant.id, page).await?;
     Ok(HttpResponse::Ok().json(List::new(users, total)))
 }
 
@@ -79,12 +75,8 @@ async fn list(
     )
 )]
 #[post("")]
-async fn create(
-    caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
-    body: web::Json<NewUser>,
-) -> Result<HttpResponse, Error> {
-    Ok(created(users::create(&state, &caller.tenant, &caller.caller, body.into_inner()).await?))
+async fn create(caller: TenantCaller<Admin>, env: Env, body: web::Json<NewUser>) -> Result<HttpResponse, Error> {
+    Ok(created(users::create(&env, &caller.tenant, &caller.caller, body.into_inner()).await?))
 }
 
 /// Read a user.
@@ -95,10 +87,10 @@ async fn create(
 #[get("/{id}")]
 async fn read(
     caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
+    env: Env,
     id: web::Path<String>,
 ) -> Result<web::Json<Data<UserView>>, Error> {
-    Ok(web::Json(Data { data: users::get(&state, caller.tenant.id, user_id(&id)?).await? }))
+    Ok(web::Json(Data { data: users::get(&env, caller.tenant.id, user_id(&id)?).await? }))
 }
 
 /// Change a user. Disabling them, or a new password or role, ends their sessions.
@@ -113,11 +105,11 @@ async fn read(
 #[patch("/{id}")]
 async fn update(
     caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
+    env: Env,
     id: web::Path<String>,
     body: web::Json<UserPatch>,
 ) -> Result<web::Json<Data<UserView>>, Error> {
-    let user = users::update(&state, &caller.tenant, &caller.caller, user_id(&id)?, body.into_inner()).await?;
+    let user = users::update(&env, &caller.tenant, &caller.caller, user_id(&id)?, body.into_inner()).await?;
     Ok(web::Json(Data { data: user }))
 }
 
@@ -130,11 +122,7 @@ async fn update(
     )
 )]
 #[delete("/{id}")]
-async fn remove(
-    caller: TenantCaller<Admin>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, Error> {
-    users::delete(&state, &caller.tenant, &caller.caller, user_id(&id)?).await?;
+async fn remove(caller: TenantCaller<Admin>, env: Env, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    users::delete(&env, &caller.tenant, &caller.caller, user_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

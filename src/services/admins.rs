@@ -7,8 +7,13 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, 
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::input::{Checks, normalize_email};
-use crate::{auth::password, db::PlatformDb, entities::platform_admin, error::Result};
+use crate::{
+    auth::password,
+    db::PlatformDb,
+    entities::platform_admin,
+    error::Result,
+    input::{Checks, normalize_email},
+};
 
 /// Whether `ensure` created the admin or found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

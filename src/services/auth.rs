@@ -7,13 +7,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::{Env, admins, sessions};
 use crate::{
     auth::{Caller, Role, password, session::SessionScope},
     entities::user,
     error::{Code, Error, Result},
-    hooks::{self, Ctx, Env, Unit},
-    services::sessions,
-    state::AppState,
+    hooks::{self, Ctx, Unit},
     tenancy::Tenant,
 };
 
@@ -62,13 +61,13 @@ async fn find_member(ctx: &Ctx<'_>, email: &str) -> Result<Option<user::Model>> 
 /// the same answer; attempts are limited per client IP and per account.
 #[tracing::instrument(skip_all, fields(tenant = tenant.map(|t| t.slug.as_str())))]
 pub async fn login(
-    state: &AppState,
+    env: &Env,
     tenant: Option<&Arc<Tenant>>,
     client: Option<IpAddr>,
     credentials: Credentials,
 ) -> Result<TokenResponse> {
     let email = credentials.email.trim().to_lowercase();
-    state.login_limiter.check(tenant.map(|t| t.id), client, Some(&email))?;
+    env.login_limiter().check(tenant.map(|t| t.id), client, Some(&email))?;
     if email.len() > 254
         || email.chars().any(char::is_control)
         || credentials.password.expose_secret().len() > password::MAX_BYTES
@@ -77,8 +76,7 @@ pub async fn login(
     }
     let (account, scope) = match tenant {
         Some(tenant) => {
-            let env = Env::new(state);
-            let unit = Unit::begin(&env, tenant, None, 0, false).await?;
+            let unit = Unit::begin(env.runtime(), tenant, None, 0, false).await?;
             let outcome = find_member(&unit.ctx(), &email).await;
             let found = unit.finish(outcome, "auth.login", None).await?;
             let account = found
@@ -87,7 +85,7 @@ pub async fn login(
             (account, SessionScope::Tenant(tenant.id))
         }
         None => {
-            let found = super::admins::find_by_email(state.db.platform_conn(), &email).await?;
+            let found = admins::find_by_email(env.db().platform_conn(), &email).await?;
             (found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)), SessionScope::Platform)
         }
     };
@@ -100,9 +98,9 @@ pub async fn login(
         tracing::info!("login refused");
         return Err(invalid_credentials());
     };
-    let tokens = sessions::open(state, scope, id, role).await?;
+    let tokens = sessions::open(env, scope, id, role).await?;
     tracing::info!(user = %id, "logged in");
     let caller = Caller { id, tenant_id: tenant.map(|t| t.id), role };
-    hooks::context::announce(&Env::new(state), tenant, Some(&caller), "auth.login", || json!({"user": id}));
+    hooks::announce(env.runtime(), tenant, Some(&caller), "auth.login", || json!({"user": id}));
     Ok(tokens)
 }

@@ -5,10 +5,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{Page, collections::Collection, fields::FieldType};
+pub use crate::hooks::ListParams;
 use crate::{
     db::item_query::{Comparison, Condition, ItemQuery, Operand, SortKey, SystemColumn, Target},
     error::{Code, Error, Result},
+    input::Page,
+    schema::{Collection, FieldType, StoredField},
 };
 
 /// Longest `filter` accepted, in bytes.
@@ -20,61 +22,6 @@ pub const MAX_IN_VALUES: usize = 500;
 /// Most sort keys.
 pub const MAX_SORT_KEYS: usize = 8;
 const MAX_SEARCH_CHARS: usize = 200;
-
-/// The raw query parameters of `GET /api/items/{collection}`.
-#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Directus-style JSON filter, e.g. `{"status":{"_eq":"published"}}`.
-    pub filter: Option<String>,
-    /// Comma-separated fields, `-` for descending, e.g. `-views,title`.
-    pub sort: Option<String>,
-    /// 0-1000, default 100.
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-    /// Comma-separated fields to return (`*` for all).
-    pub fields: Option<String>,
-    /// Substring over string and text fields (ASCII case-insensitive).
-    pub search: Option<String>,
-    /// `total_count` adds `meta.total_count`.
-    pub meta: Option<String>,
-}
-
-impl ListParams {
-    /// The query as `items.query` filter hooks see it: `filter` parsed when it is JSON.
-    pub fn to_payload(&self) -> Value {
-        let filter = self.filter.as_deref().map(|raw| serde_json::from_str(raw).unwrap_or_else(|_| Value::from(raw)));
-        serde_json::json!({
-            "filter": filter, "sort": self.sort, "limit": self.limit, "offset": self.offset,
-            "fields": self.fields, "search": self.search, "meta": self.meta,
-        })
-    }
-
-    /// The query a hook returned.
-    pub fn from_payload(payload: &Value) -> Result<ListParams> {
-        let text = |name: &str| match &payload[name] {
-            Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s.clone())),
-            other if name == "filter" => Ok(Some(other.to_string())),
-            _ => Err(invalid(format!("an items.query hook returned a {name} that is not a string"))),
-        };
-        let number = |name: &str| match &payload[name] {
-            Value::Null => Ok(None),
-            value => {
-                value.as_i64().map(Some).ok_or_else(|| invalid(format!("an items.query hook returned a bad {name}")))
-            }
-        };
-        Ok(ListParams {
-            filter: text("filter")?,
-            sort: text("sort")?,
-            limit: number("limit")?,
-            offset: number("offset")?,
-            fields: text("fields")?,
-            search: text("search")?,
-            meta: text("meta")?,
-        })
-    }
-}
 
 /// A list request, ready to run.
 #[derive(Debug)]
@@ -93,7 +40,7 @@ fn invalid(message: impl Into<String>) -> Error {
 #[derive(Debug, Clone, Copy)]
 enum Column<'c> {
     System(SystemColumn),
-    Field(&'c super::fields::StoredField),
+    Field(&'c StoredField),
 }
 
 impl Column<'_> {

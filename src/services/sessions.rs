@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QuerySelect, sea_query::Expr};
 use uuid::Uuid;
 
-use super::auth::TokenResponse;
+use super::{Env, admins, auth::TokenResponse};
 use crate::{
     auth::{
         Role,
@@ -17,17 +17,16 @@ use crate::{
     db::{TenantDb, TenantTxn},
     entities::{session, user},
     error::{Code, Error, Result},
-    state::AppState,
-    tenancy::{Tenant, middleware::admitted_tenant},
+    tenancy::Tenant,
 };
 
 /// Platform admins' sessions live under this tenant id, which no tenant can have.
 pub const PLATFORM_SESSIONS: Uuid = Uuid::nil();
 
-fn scope_db(state: &AppState, scope: SessionScope) -> TenantDb {
+fn scope_db(env: &Env, scope: SessionScope) -> TenantDb {
     match scope {
-        SessionScope::Tenant(id) => state.db.tenant(id),
-        SessionScope::Platform => state.db.tenant(PLATFORM_SESSIONS),
+        SessionScope::Tenant(id) => env.db().tenant(id),
+        SessionScope::Platform => env.db().tenant(PLATFORM_SESSIONS),
     }
 }
 
@@ -60,15 +59,15 @@ async fn insert(txn: &TenantTxn, scope: SessionScope, family_id: Uuid, user_id: 
 }
 
 /// Opens a session for a verified account and issues its first token pair.
-pub async fn open(state: &AppState, scope: SessionScope, user_id: Uuid, role: Role) -> Result<TokenResponse> {
-    let txn = scope_db(state, scope).begin().await?;
-    let refresh_token = start(&txn, scope, user_id, state.config.refresh_token_ttl).await?;
+pub async fn open(env: &Env, scope: SessionScope, user_id: Uuid, role: Role) -> Result<TokenResponse> {
+    let txn = scope_db(env, scope).begin().await?;
+    let refresh_token = start(&txn, scope, user_id, env.config().refresh_token_ttl).await?;
     txn.commit().await?;
-    token_pair(state, scope, user_id, role, refresh_token)
+    token_pair(env, scope, user_id, role, refresh_token)
 }
 
 fn token_pair(
-    state: &AppState,
+    env: &Env,
     scope: SessionScope,
     user_id: Uuid,
     role: Role,
@@ -78,15 +77,15 @@ fn token_pair(
         SessionScope::Tenant(id) => Some(id),
         SessionScope::Platform => None,
     };
-    let access_token = state.tokens.issue(user_id, tenant, role).map_err(Error::internal)?;
-    Ok(TokenResponse { access_token, refresh_token, token_type: "Bearer", expires_in: state.tokens.ttl().as_secs() })
+    let access_token = env.tokens().issue(user_id, tenant, role).map_err(Error::internal)?;
+    Ok(TokenResponse { access_token, refresh_token, token_type: "Bearer", expires_in: env.tokens().ttl().as_secs() })
 }
 
 /// Spends `token` and issues the next pair of its family. A tenant user's token is refused on
 /// another tenant's host or header, and for a suspended or deleted tenant.
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
-    state: &AppState,
+    env: &Env,
     named: Option<&Tenant>,
     client: Option<std::net::IpAddr>,
     token: &str,
@@ -103,16 +102,16 @@ pub async fn refresh(
     }
     let tenant_id = match scope {
         // A token naming no live tenant is just an invalid token; a suspended tenant says so.
-        SessionScope::Tenant(id) => match admitted_tenant(state, id).await {
+        SessionScope::Tenant(id) => match env.tenants().admitted(id).await {
             Ok(tenant) => Some(tenant.id),
             Err(error) if error.code() == Code::TenantNotFound => return Err(invalid_refresh_token()),
             Err(error) => return Err(error),
         },
         SessionScope::Platform => None,
     };
-    state.login_limiter.check(tenant_id, client, None)?;
+    env.login_limiter().check(tenant_id, client, None)?;
 
-    let txn = scope_db(state, scope).begin().await?;
+    let txn = scope_db(env, scope).begin().await?;
     let row = txn
         .find::<session::Entity>()
         .filter(session::Column::TokenHash.eq(hash_refresh_token(token)))
@@ -141,7 +140,7 @@ pub async fn refresh(
             .await?
             .and_then(|u| Role::parse_tenant_role(&u.role)),
         SessionScope::Platform => {
-            super::admins::find_by_id(txn.platform_conn(), row.user_id).await?.map(|_| Role::PlatformAdmin)
+            admins::find_by_id(txn.platform_conn(), row.user_id).await?.map(|_| Role::PlatformAdmin)
         }
     }
     .ok_or_else(invalid_refresh_token)?;
@@ -149,16 +148,16 @@ pub async fn refresh(
     let mut spent: session::ActiveModel = row.clone().into();
     spent.spent_at = Set(Some(Utc::now()));
     txn.update(spent).await?;
-    let refresh_token = insert(&txn, scope, row.family_id, row.user_id, state.config.refresh_token_ttl).await?;
+    let refresh_token = insert(&txn, scope, row.family_id, row.user_id, env.config().refresh_token_ttl).await?;
     txn.commit().await?;
-    token_pair(state, scope, row.user_id, role, refresh_token)
+    token_pair(env, scope, row.user_id, role, refresh_token)
 }
 
 /// Revokes the session family of `token`. Unknown tokens are ignored: logging out twice is fine.
 #[tracing::instrument(skip_all)]
-pub async fn logout(state: &AppState, token: &str) -> Result<()> {
+pub async fn logout(env: &Env, token: &str) -> Result<()> {
     let Some(scope) = scope_of(token) else { return Ok(()) };
-    let txn = scope_db(state, scope).begin().await?;
+    let txn = scope_db(env, scope).begin().await?;
     let row = txn
         .find::<session::Entity>()
         .filter(session::Column::TokenHash.eq(hash_refresh_token(token)))

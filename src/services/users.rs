@@ -11,18 +11,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{
-    Page,
-    input::{Checks, check_name, normalize_email},
-    sessions,
-};
+use super::{Env, admins, sessions};
 use crate::{
-    auth::{Caller, Role, members::MemberState, password},
-    db::{PlatformDb, TenantTxn, notify},
+    auth::{Caller, Role, password},
+    db::{Change, TenantTxn},
     entities::{session, user},
     error::{Code, Error, FieldError, Result},
-    hooks::{Ctx, Env, Unit},
-    state::AppState,
+    hooks::{Ctx, Unit},
+    input::{Checks, Page, check_name, normalize_email},
     tenancy::Tenant,
 };
 
@@ -138,18 +134,6 @@ fn is_active_admin(row: &user::Model) -> bool {
     row.role == Role::Admin.as_str() && row.status == UserStatus::Active.as_str()
 }
 
-/// What request checks need about a user; `None` when the user no longer exists.
-pub async fn load_member(db: &PlatformDb, tenant_id: Uuid, user_id: Uuid) -> Result<Option<MemberState>> {
-    let txn = db.tenant(tenant_id).read().await?;
-    let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(&txn).await?;
-    txn.commit().await?;
-    Ok(row.map(|u| MemberState {
-        role: Role::parse_tenant_role(&u.role).unwrap_or(Role::Viewer),
-        active: u.status == UserStatus::Active.as_str(),
-        sessions_valid_after: u.sessions_valid_after.map(|t| t.timestamp()),
-    }))
-}
-
 /// Inserts a user of the transaction's tenant; a taken email is 409 `user_exists`.
 pub(crate) async fn insert_user(
     txn: &TenantTxn,
@@ -184,9 +168,9 @@ fn on_unique_email(error: sea_orm::DbErr) -> Error {
 }
 
 /// Lists the tenant's users by email.
-#[tracing::instrument(skip(state))]
-pub async fn list(state: &AppState, tenant_id: Uuid, page: Page) -> Result<(Vec<UserView>, Option<u64>)> {
-    let txn = state.db.tenant(tenant_id).read().await?;
+#[tracing::instrument(skip(env))]
+pub async fn list(env: &Env, tenant_id: Uuid, page: Page) -> Result<(Vec<UserView>, Option<u64>)> {
+    let txn = env.db().tenant(tenant_id).read().await?;
     let total = if page.with_total { Some(txn.find::<user::Entity>().count(&txn).await?) } else { None };
     let rows = txn
         .find::<user::Entity>()
@@ -198,20 +182,20 @@ pub async fn list(state: &AppState, tenant_id: Uuid, page: Page) -> Result<(Vec<
 }
 
 /// One user of the tenant.
-#[tracing::instrument(skip(state))]
-pub async fn get(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<UserView> {
-    let txn = state.db.tenant(tenant_id).read().await?;
+#[tracing::instrument(skip(env))]
+pub async fn get(env: &Env, tenant_id: Uuid, id: Uuid) -> Result<UserView> {
+    let txn = env.db().tenant(tenant_id).read().await?;
     let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(id)).one(&txn).await?;
     txn.commit().await?;
     row.map(UserView::from).ok_or_else(not_found)
 }
 
 /// The caller: a tenant user, or a platform admin.
-pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
+pub async fn me(env: &Env, caller: &Caller) -> Result<Me> {
     match caller.tenant_id {
-        Some(tenant_id) => Ok(Me::User(get(state, tenant_id, caller.id).await?)),
+        Some(tenant_id) => Ok(Me::User(get(env, tenant_id, caller.id).await?)),
         None => {
-            let admin = super::admins::find_by_id(state.db.platform_conn(), caller.id).await?.ok_or_else(not_found)?;
+            let admin = admins::find_by_id(env.db().platform_conn(), caller.id).await?.ok_or_else(not_found)?;
             Ok(Me::PlatformAdmin(PlatformAdminView {
                 id: admin.id,
                 email: admin.email,
@@ -226,10 +210,9 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me> {
 
 /// Creates a user (password checked before it is hashed). `users.create` filter hooks see and may
 /// change `{"email","role","name"}` (never the password); actions get the user.
-#[tracing::instrument(skip(state, caller, input))]
-pub async fn create(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, input: NewUser) -> Result<UserView> {
-    let env = Env::new(state);
-    let unit = Unit::begin(&env, tenant, Some(caller), 0, true).await?;
+#[tracing::instrument(skip(env, caller, input))]
+pub async fn create(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, input: NewUser) -> Result<UserView> {
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, true).await?;
     let outcome = create_in(&unit.ctx(), input).await;
     unit.finish(outcome, "users.create", None).await
 }
@@ -273,20 +256,11 @@ fn view_payload(user: &UserView) -> Value {
 
 /// Changes a user. Disabling, a new password or a new role end the user's sessions.
 /// `users.update` filter hooks see and may change the patch without its password.
-#[tracing::instrument(skip(state, caller, patch))]
-pub async fn update(
-    state: &AppState,
-    tenant: &Arc<Tenant>,
-    caller: &Caller,
-    id: Uuid,
-    patch: UserPatch,
-) -> Result<UserView> {
-    let env = Env::new(state);
-    let unit = Unit::begin(&env, tenant, Some(caller), 0, true).await?;
+#[tracing::instrument(skip(env, caller, patch))]
+pub async fn update(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, id: Uuid, patch: UserPatch) -> Result<UserView> {
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, true).await?;
     let outcome = update_in(&unit.ctx(), id, patch).await;
-    let user = unit.finish(outcome, "users.update", None).await?;
-    state.caches.apply(notify::Change::Member { tenant: tenant.id, user: id });
-    Ok(user)
+    unit.finish(outcome, "users.update", None).await
 }
 
 async fn update_in(ctx: &Ctx<'_>, id: Uuid, patch: UserPatch) -> Result<UserView> {
@@ -354,21 +328,18 @@ async fn update_in(ctx: &Ctx<'_>, id: Uuid, patch: UserPatch) -> Result<UserView
         sessions::revoke_user(txn, id).await?;
     }
     let row = txn.update(active).await.map_err(on_unique_email)?;
-    txn.announce(notify::Change::Member { tenant: txn.tenant_id(), user: id }).await?;
+    txn.announce(Change::Member { tenant: txn.tenant_id(), user: id }).await?;
     let user = UserView::from(row);
     ctx.after_commit("users.update", None, || view_payload(&user));
     Ok(user)
 }
 
 /// Deletes a user and their sessions; `users.delete` filter hooks get `{"key"}` and may refuse.
-#[tracing::instrument(skip(state, caller))]
-pub async fn delete(state: &AppState, tenant: &Arc<Tenant>, caller: &Caller, id: Uuid) -> Result<()> {
-    let env = Env::new(state);
-    let unit = Unit::begin(&env, tenant, Some(caller), 0, true).await?;
+#[tracing::instrument(skip(env, caller))]
+pub async fn delete(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, id: Uuid) -> Result<()> {
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, true).await?;
     let outcome = delete_in(&unit.ctx(), id).await;
-    unit.finish(outcome, "users.delete", None).await?;
-    state.caches.apply(notify::Change::Member { tenant: tenant.id, user: id });
-    Ok(())
+    unit.finish(outcome, "users.delete", None).await
 }
 
 async fn delete_in(ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
@@ -380,7 +351,7 @@ async fn delete_in(ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
     }
     txn.delete_many::<session::Entity>().filter(session::Column::UserId.eq(id)).exec(txn).await?;
     txn.delete_many::<user::Entity>().filter(user::Column::Id.eq(id)).exec(txn).await?;
-    txn.announce(notify::Change::Member { tenant: txn.tenant_id(), user: id }).await?;
+    txn.announce(Change::Member { tenant: txn.tenant_id(), user: id }).await?;
     let user = UserView::from(row);
     ctx.after_commit("users.delete", None, || view_payload(&user));
     Ok(())

@@ -6,7 +6,10 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::Tenant;
-use crate::cache::InvalidatingCache;
+use crate::{
+    cache::InvalidatingCache,
+    db::{Change, Notice},
+};
 
 /// How a request can name a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,5 +32,14 @@ impl TenantCache {
     /// new domain may now answer to those names).
     pub fn invalidate(&self, tenant_id: Uuid) {
         self.invalidate_if(move |_, tenant| tenant.is_none_or(|t| t.id == tenant_id));
+    }
+
+    /// Drops what a change made stale.
+    pub fn on_change(&self, notice: Notice) {
+        match notice {
+            Notice::Changed(Change::Tenant(id)) => self.invalidate(id),
+            Notice::Changed(_) => {}
+            Notice::Reset => self.clear(),
+        }
     }
 }

@@ -1,14 +1,13 @@
 //! Knowing which tenant a request belongs to: the tenant model and its naming rules, the pure
-//! resolution rules, the cache, the middleware that resolves once per request, and the
-//! extractors that hand the result to handlers.
+//! resolution rules, the cache, and the directory that finds tenants and resolves requests.
+//! The HTTP edge (`http::middleware::resolution`) asks the directory once per request.
 
 mod cache;
-mod extract;
-pub mod middleware;
+pub mod directory;
 mod model;
 pub mod resolve;
 pub mod validate;
 
 pub use cache::{TenantCache, TenantKey, tenant_cache};
-pub use extract::{CurrentTenant, OptionalTenant};
+pub use directory::TenantDirectory;
 pub use model::{Plan, Tenant, TenantStatus};

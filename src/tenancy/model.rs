@@ -1,6 +1,8 @@
-use std::{fmt, sync::OnceLock};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
-use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,21 +24,21 @@ pub struct Tenant {
     pub settings: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// `{"data": <this tenant>}`, rendered at most once: a loaded tenant never changes (a change
-    /// loads a new value), and `GET /api/tenant` is on every page load of a tenant's frontend.
+    /// This tenant as JSON, rendered at most once: a loaded tenant never changes (a change loads
+    /// a new value), and `GET /api/tenant` is on every page load of a tenant's frontend.
     #[serde(skip)]
     #[schema(ignore)]
-    rendered: OnceLock<Bytes>,
+    rendered: OnceLock<Arc<str>>,
 }
 
 impl Tenant {
-    /// The tenant as a `{"data": ...}` response body.
-    pub fn rendered(&self) -> Result<Bytes, serde_json::Error> {
-        if let Some(body) = self.rendered.get() {
-            return Ok(body.clone());
+    /// The tenant as JSON text.
+    pub fn json(&self) -> Result<Arc<str>, serde_json::Error> {
+        if let Some(json) = self.rendered.get() {
+            return Ok(json.clone());
         }
-        let body = Bytes::from(serde_json::to_vec(&crate::http::Data { data: self })?);
-        Ok(self.rendered.get_or_init(|| body).clone())
+        let json: Arc<str> = serde_json::to_string(self)?.into();
+        Ok(self.rendered.get_or_init(|| json).clone())
     }
 
     pub(crate) fn from_row(row: tenant::Model, domains: Vec<String>) -> Self {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{Tenant, TenantKey, TenantStatus, validate};
-use crate::error::Code;
+use crate::error::{Code, Error};
 
 /// Reads the Host header: a tenant subdomain names a slug, any other well-formed domain may be a
 /// registered custom domain, and the bare base domain, IP addresses and garbage name no tenant.
@@ -87,6 +87,19 @@ pub fn admit(tenant: Arc<Tenant>) -> Result<Arc<Tenant>, Code> {
         TenantStatus::Suspended => Err(Code::TenantSuspended),
         TenantStatus::Deleted => Err(Code::TenantNotFound),
     }
+}
+
+/// The problem a failed resolution is answered with.
+pub fn problem(code: Code) -> Error {
+    let detail = match code {
+        Code::TenantConflict => "The Host and X-Tenant-ID headers name different tenants.",
+        Code::TokenTenantMismatch => "The access token belongs to a different tenant than the one requested.",
+        Code::TenantNotFound => "No such tenant.",
+        Code::TenantSuspended => "This tenant is suspended.",
+        Code::TenantRequired => "This route needs a tenant: use its subdomain, X-Tenant-ID, or a tenant token.",
+        _ => "The tenant could not be resolved.",
+    };
+    Error::new(code, detail)
 }
 
 #[cfg(test)]

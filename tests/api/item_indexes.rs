@@ -7,10 +7,8 @@ use tenantbase::{
     config::Config,
     db::PlatformDb,
     entities::collection,
-    services::{
-        collections::Collection,
-        item_query::{self, ListParams},
-    },
+    schema::Collection,
+    services::item_query::{self, ListParams},
 };
 use uuid::Uuid;
 

@@ -16,6 +16,7 @@ mod items;
 mod items_isolation;
 mod items_query;
 mod key_rotation;
+mod layering;
 mod login_protection;
 mod openapi;
 mod platform_access;

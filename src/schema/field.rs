@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::input::{MAX_JSON_NUMBER, json_problem};
 use crate::db::item_query::{Operand, Slot, Target, ValueKind};
+use crate::input::{MAX_JSON_NUMBER, json_problem};
 
 /// The type of a collection field (API.md "Collections and items").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

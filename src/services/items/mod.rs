@@ -1,30 +1,35 @@
 //! Items: the records of a collection (docs/data-api.md "Items"). Values are checked against the
 //! collection's fields and normalised; unique fields are enforced per tenant and collection by
 //! the database (and checked first, to name the offending object of an array); every write bumps
-//! `version`, which `If-Match` compares.
+//! `version`, which `If-Match` compares. `stored.rs` is the stored form, `values.rs` the checks
+//! of values against the collection.
+
+mod stored;
+mod values;
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, QuerySelect, SqlErr};
+use futures_util::future::BoxFuture;
+use sea_orm::{ActiveValue::Set, ColumnTrait, QuerySelect};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use stored::{Stored, new_row, set_keys};
+use values::{check_unique, checked_member, new_values, on_unique};
+
 use super::{
-    collections::{self, Collection, SYSTEM_FIELDS},
-    fields::{StoredField, format_datetime},
-    input::Checks,
+    Env, collections,
     item_query::{self, Columns, ListParams},
 };
 use crate::{
     auth::Caller,
-    db::{
-        TenantTxn,
-        item_query::{ItemRow, Slot},
-    },
+    db::TenantTxn,
     entities::item,
     error::{Code, Error, FieldError, Result},
-    hooks::{Ctx, Env, Unit},
+    hooks::{Ctx, ItemOperations, Unit},
+    input::Checks,
+    schema::{Collection, format_datetime},
     tenancy::Tenant,
 };
 
@@ -47,78 +52,6 @@ pub enum Created {
     Many(Vec<Value>),
 }
 
-/// An item as stored, whatever query read it.
-struct Stored {
-    id: Uuid,
-    data: Map<String, Value>,
-    version: i64,
-    date_created: String,
-    date_updated: String,
-    user_created: Option<Uuid>,
-}
-
-impl From<item::Model> for Stored {
-    fn from(row: item::Model) -> Self {
-        let data = match row.data {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        Stored {
-            id: row.id,
-            data,
-            version: row.version,
-            date_created: row.date_created,
-            date_updated: row.date_updated,
-            user_created: row.user_created,
-        }
-    }
-}
-
-impl TryFrom<ItemRow> for Stored {
-    type Error = Error;
-
-    fn try_from(row: ItemRow) -> Result<Self> {
-        let data = serde_json::from_str(&row.data)
-            .map_err(|e| Error::internal(format!("item {} holds unreadable data: {e}", row.id)))?;
-        Ok(Stored {
-            id: row.id,
-            data,
-            version: row.version,
-            date_created: row.date_created,
-            date_updated: row.date_updated,
-            user_created: row.user_created,
-        })
-    }
-}
-
-impl Stored {
-    /// The item as the API shows it: `id`, every field (null when unset), the system fields;
-    /// only the members in `only`, when given.
-    fn render(mut self, collection: &Collection, only: Option<&[String]>) -> Value {
-        let mut out = Map::new();
-        let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
-        if wanted("id") {
-            out.insert("id".into(), self.id.to_string().into());
-        }
-        for field in &collection.fields {
-            if wanted(field.name()) {
-                out.insert(field.name().into(), self.data.remove(field.name()).unwrap_or(Value::Null));
-            }
-        }
-        for (name, value) in [
-            ("date_created", Value::from(self.date_created)),
-            ("date_updated", Value::from(self.date_updated)),
-            ("user_created", self.user_created.map_or(Value::Null, |id| id.to_string().into())),
-            ("version", Value::from(self.version)),
-        ] {
-            if wanted(name) {
-                out.insert(name.into(), value);
-            }
-        }
-        Value::Object(out)
-    }
-}
-
 fn not_found() -> Error {
     Error::new(Code::ItemNotFound, "No such item in this collection.")
 }
@@ -137,7 +70,7 @@ pub async fn list(
     name: &str,
     params: &ListParams,
 ) -> Result<(Vec<Value>, Option<u64>)> {
-    let unit = Unit::begin(env, tenant, Some(caller), 0, false).await?;
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, false).await?;
     let outcome = list_in(&unit.ctx(), name, params).await;
     unit.finish(outcome, "items.query", Some(name)).await
 }
@@ -145,7 +78,7 @@ pub async fn list(
 /// [`list`] inside a unit of work. `items.query` filters may rewrite the query (as
 /// `{"filter", "sort", "limit", "offset", "fields", "search", "meta"}`), `items.read` filters the
 /// items found.
-pub async fn list_in(ctx: &Ctx<'_>, name: &str, params: &ListParams) -> Result<(Vec<Value>, Option<u64>)> {
+pub(crate) async fn list_in(ctx: &Ctx<'_>, name: &str, params: &ListParams) -> Result<(Vec<Value>, Option<u64>)> {
     let collection = collections::get_in(ctx, name).await?;
     let rewritten;
     let params = if ctx.has_filters("items.query", Some(name)) {
@@ -164,7 +97,7 @@ pub async fn list_in(ctx: &Ctx<'_>, name: &str, params: &ListParams) -> Result<(
 }
 
 /// The items of `collection` that `params` select, without hooks (system collections use it).
-pub async fn query_in(
+pub(crate) async fn query_in(
     ctx: &Ctx<'_>,
     collection: &Collection,
     params: &ListParams,
@@ -181,7 +114,7 @@ pub async fn query_in(
 }
 
 /// Stores one item of a system collection as given, without hooks (the audit log's entries).
-pub async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, object: &Value) -> Result<()> {
+pub(crate) async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, object: &Value) -> Result<()> {
     let mut checks = Checks::default();
     let data = new_values(collection, object, "", &mut checks);
     checks.finish()?;
@@ -202,7 +135,7 @@ pub async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, object: &Valu
 /// One item.
 #[tracing::instrument(skip(env, tenant, caller), fields(tenant = %tenant.id))]
 pub async fn get(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, name: &str, id: &str) -> Result<Value> {
-    let unit = Unit::begin(env, tenant, Some(caller), 0, false).await?;
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, false).await?;
     let outcome = match item_id(id) {
         Ok(id) => get_in(&unit.ctx(), name, id).await,
         Err(error) => Err(error),
@@ -211,7 +144,7 @@ pub async fn get(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, name: &str, i
 }
 
 /// [`get`] inside a unit of work; `items.read` filters see (and may change) the item.
-pub async fn get_in(ctx: &Ctx<'_>, name: &str, id: Uuid) -> Result<Value> {
+pub(crate) async fn get_in(ctx: &Ctx<'_>, name: &str, id: Uuid) -> Result<Value> {
     let collection = collections::get_in(ctx, name).await?;
     let row = find(ctx.txn, &collection, id, false).await?;
     let item = Stored::from(row).render(&collection, None);
@@ -221,13 +154,13 @@ pub async fn get_in(ctx: &Ctx<'_>, name: &str, id: Uuid) -> Result<Value> {
 /// Creates one item, or all of an array or none.
 #[tracing::instrument(skip(env, tenant, caller, body), fields(tenant = %tenant.id))]
 pub async fn create(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, name: &str, body: Value) -> Result<Created> {
-    let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, true).await?;
     let outcome = create_in(&unit.ctx(), name, body).await;
     unit.finish(outcome, "items.create", Some(name)).await
 }
 
 /// Creates one item inside a unit of work (for hooks).
-pub async fn create_one_in(ctx: &Ctx<'_>, name: &str, item: Value) -> Result<Value> {
+pub(crate) async fn create_one_in(ctx: &Ctx<'_>, name: &str, item: Value) -> Result<Value> {
     if !item.is_object() {
         return Err(Error::validation(vec![FieldError::new("body", "invalid", "must be an object")]));
     }
@@ -239,7 +172,7 @@ pub async fn create_one_in(ctx: &Ctx<'_>, name: &str, item: Value) -> Result<Val
 
 /// [`create`] inside a unit of work: `items.create` filters see each object before it is
 /// checked, and actions get each created item.
-pub async fn create_in(ctx: &Ctx<'_>, name: &str, body: Value) -> Result<Created> {
+pub(crate) async fn create_in(ctx: &Ctx<'_>, name: &str, body: Value) -> Result<Created> {
     let collection = collections::get_in(ctx, name).await?;
     let (objects, one) = match body {
         Value::Object(object) => (vec![Value::Object(object)], true),
@@ -295,26 +228,6 @@ pub async fn create_in(ctx: &Ctx<'_>, name: &str, body: Value) -> Result<Created
     })
 }
 
-/// The row of a new item; every row of one INSERT sets the same columns (unused slots NULL).
-fn new_row(tenant_id: Uuid, collection: &Collection, item: &Stored) -> item::ActiveModel {
-    let mut row = item::ActiveModel {
-        tenant_id: Set(tenant_id),
-        collection_id: Set(collection.id),
-        id: Set(item.id),
-        data: Set(Value::Object(item.data.clone())),
-        version: Set(item.version),
-        date_created: Set(item.date_created.clone()),
-        date_updated: Set(item.date_updated.clone()),
-        user_created: Set(item.user_created),
-        ..Default::default()
-    };
-    for slot in ALL_SLOTS {
-        sea_orm::ActiveModelTrait::set(&mut row, slot_column(slot), Option::<String>::None.into());
-    }
-    set_keys(&mut row, collection, &item.data, None);
-    row
-}
-
 /// Changes the fields present in `patch`; `null` clears a field.
 #[tracing::instrument(skip(env, tenant, caller, patch), fields(tenant = %tenant.id))]
 pub async fn update(
@@ -326,7 +239,7 @@ pub async fn update(
     patch: Value,
     precondition: Option<Precondition>,
 ) -> Result<Value> {
-    let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, true).await?;
     let outcome = match item_id(id) {
         Ok(id) => update_in(&unit.ctx(), name, id, patch, precondition).await,
         Err(error) => Err(error),
@@ -336,7 +249,7 @@ pub async fn update(
 
 /// [`update`] inside a unit of work: `items.update` filters see the patch (and the item's id as
 /// their key); actions get the item and the changed values.
-pub async fn update_in(
+pub(crate) async fn update_in(
     ctx: &Ctx<'_>,
     name: &str,
     id: Uuid,
@@ -409,7 +322,7 @@ pub async fn delete(
     id: &str,
     precondition: Option<Precondition>,
 ) -> Result<()> {
-    let unit = Unit::begin(env, tenant, Some(caller), 0, true).await?;
+    let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, true).await?;
     let outcome = match item_id(id) {
         Ok(id) => delete_in(&unit.ctx(), name, id, precondition).await,
         Err(error) => Err(error),
@@ -418,7 +331,7 @@ pub async fn delete(
 }
 
 /// [`delete`] inside a unit of work: `items.delete` filters get `{"key"}` and may reject.
-pub async fn delete_in(ctx: &Ctx<'_>, name: &str, id: Uuid, precondition: Option<Precondition>) -> Result<()> {
+pub(crate) async fn delete_in(ctx: &Ctx<'_>, name: &str, id: Uuid, precondition: Option<Precondition>) -> Result<()> {
     let collection = collections::get_in(ctx, name).await?;
     let current = find(ctx.txn, &collection, id, true).await?;
     check_precondition(precondition, current.version)?;
@@ -455,172 +368,38 @@ async fn find(txn: &TenantTxn, collection: &Collection, id: Uuid, lock: bool) ->
         .ok_or_else(not_found)
 }
 
-/// The field a body member names, or why it names none (system or unknown field).
-fn checked_member<'c>(
-    collection: &'c Collection,
-    key: &str,
-    prefix: &str,
-    checks: &mut Checks,
-) -> Option<&'c StoredField> {
-    if SYSTEM_FIELDS.contains(&key) {
-        checks.push(FieldError::new(format!("{prefix}{key}"), "read_only", "is set by the server"));
-        return None;
-    }
-    let field = collection.field(key);
-    if field.is_none() {
-        let shown: String = key.chars().take(64).collect();
-        checks.push(FieldError::new(
-            format!("{prefix}{shown}"),
-            "unknown_field",
-            format!("is not a field of collection `{}`", collection.name),
-        ));
-    }
-    field
-}
+/// The item operations hooks run, handed to the hooks' runtime by the composition root.
+pub struct ItemService;
 
-/// The stored values of a new item: every member checked, defaults applied, required enforced.
-fn new_values(
-    collection: &Collection,
-    object: &Value,
-    prefix: &str,
-    checks: &mut Checks,
-) -> Option<Map<String, Value>> {
-    let Value::Object(object) = object else {
-        checks.push(FieldError::new(format!("{prefix}body"), "invalid", "must be an object"));
-        return None;
-    };
-    let before = checks.len();
-    for key in object.keys() {
-        checked_member(collection, key, prefix, checks);
+impl ItemOperations for ItemService {
+    fn list<'c>(
+        &'c self,
+        ctx: &'c Ctx<'c>,
+        collection: &'c str,
+        params: ListParams,
+    ) -> BoxFuture<'c, Result<(Vec<Value>, Option<u64>)>> {
+        Box::pin(async move { list_in(ctx, collection, &params).await })
     }
-    let mut data = Map::new();
-    for field in &collection.fields {
-        let given = object.get(field.name()).filter(|v| !v.is_null());
-        let value = match given {
-            Some(value) => match field.value(value) {
-                Ok(value) => value,
-                Err((code, message)) => {
-                    checks.push(FieldError::new(format!("{prefix}{}", field.name()), code, message));
-                    continue;
-                }
-            },
-            None => field.field.default.clone(),
-        };
-        match value {
-            Some(value) => {
-                data.insert(field.name().to_string(), value);
-            }
-            None if field.field.required => {
-                checks.push(FieldError::new(format!("{prefix}{}", field.name()), "required", "is required"));
-            }
-            None => {}
-        }
+
+    fn get<'c>(&'c self, ctx: &'c Ctx<'c>, collection: &'c str, id: Uuid) -> BoxFuture<'c, Result<Value>> {
+        Box::pin(get_in(ctx, collection, id))
     }
-    (checks.len() == before).then_some(data)
-}
 
-/// Writes the slot keys of the item's indexed and unique fields (only of `changed` ones, if given).
-fn set_keys(row: &mut item::ActiveModel, collection: &Collection, data: &Map<String, Value>, changed: Option<&[&str]>) {
-    for field in &collection.fields {
-        if changed.is_some_and(|names| !names.contains(&field.name())) {
-            continue;
-        }
-        if let (Some(slot), Some(key)) = (field.slot, field.key(data.get(field.name()))) {
-            sea_orm::ActiveModelTrait::set(row, slot_column(slot), key.into());
-        }
+    fn create<'c>(&'c self, ctx: &'c Ctx<'c>, collection: &'c str, item: Value) -> BoxFuture<'c, Result<Value>> {
+        Box::pin(create_one_in(ctx, collection, item))
     }
-}
 
-const ALL_SLOTS: [Slot; 12] = [
-    Slot::Indexed(1),
-    Slot::Indexed(2),
-    Slot::Indexed(3),
-    Slot::Indexed(4),
-    Slot::Indexed(5),
-    Slot::Indexed(6),
-    Slot::Indexed(7),
-    Slot::Indexed(8),
-    Slot::Unique(1),
-    Slot::Unique(2),
-    Slot::Unique(3),
-    Slot::Unique(4),
-];
-
-fn slot_column(slot: Slot) -> item::Column {
-    use item::Column::*;
-    match slot {
-        Slot::Indexed(1) => K1,
-        Slot::Indexed(2) => K2,
-        Slot::Indexed(3) => K3,
-        Slot::Indexed(4) => K4,
-        Slot::Indexed(5) => K5,
-        Slot::Indexed(6) => K6,
-        Slot::Indexed(7) => K7,
-        Slot::Indexed(_) => K8,
-        Slot::Unique(1) => U1,
-        Slot::Unique(2) => U2,
-        Slot::Unique(3) => U3,
-        Slot::Unique(_) => U4,
+    fn update<'c>(
+        &'c self,
+        ctx: &'c Ctx<'c>,
+        collection: &'c str,
+        id: Uuid,
+        patch: Value,
+    ) -> BoxFuture<'c, Result<Value>> {
+        Box::pin(update_in(ctx, collection, id, patch, None))
     }
-}
 
-/// Refuses values of unique fields that repeat inside the batch or already exist, naming the
-/// object and field (the database's unique index still decides races).
-async fn check_unique(txn: &TenantTxn, collection: &Collection, rows: &[item::ActiveModel], one: bool) -> Result<()> {
-    let mut checks = Checks::default();
-    for field in collection.fields.iter().filter(|f| f.field.unique) {
-        let Some(slot) = field.slot else { continue };
-        let column = slot_column(slot);
-        let keys: Vec<Option<String>> = rows
-            .iter()
-            .map(|row| match sea_orm::ActiveModelTrait::get(row, column) {
-                sea_orm::ActiveValue::Set(sea_orm::Value::String(Some(key))) => Some(key.to_string()),
-                _ => None,
-            })
-            .collect();
-        let wanted: Vec<&String> = keys.iter().flatten().collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        let existing: Vec<String> = txn
-            .find::<item::Entity>()
-            .filter(item::Column::CollectionId.eq(collection.id))
-            .filter(column.is_in(wanted.iter().map(|k| k.as_str())))
-            .all(txn)
-            .await?
-            .into_iter()
-            .filter_map(|row| match sea_orm::ModelTrait::get(&row, column) {
-                sea_orm::Value::String(Some(key)) => Some(key.to_string()),
-                _ => None,
-            })
-            .collect();
-        for (i, key) in keys.iter().enumerate() {
-            let Some(key) = key else { continue };
-            let repeated = keys[..i].iter().any(|k| k.as_ref() == Some(key));
-            if repeated || existing.contains(key) {
-                let at = if one { field.name().to_string() } else { format!("[{i}].{}", field.name()) };
-                checks.push(FieldError::new(at, "unique", "another item already has this value"));
-            }
-        }
-    }
-    checks.finish()
-}
-
-/// A unique index violation as the 422 of its field.
-fn on_unique(error: DbErr, collection: &Collection) -> Error {
-    let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() else {
-        return Error::Database(error);
-    };
-    let field = collection.fields.iter().find(|f| {
-        f.slot.is_some_and(|slot| {
-            let column = slot.column();
-            message.contains(&format!("items_{column}_key")) || message.contains(&format!("items.{column}"))
-        })
-    });
-    match field {
-        Some(field) => {
-            Error::validation(vec![FieldError::new(field.name(), "unique", "another item already has this value")])
-        }
-        None => Error::Database(error),
+    fn delete<'c>(&'c self, ctx: &'c Ctx<'c>, collection: &'c str, id: Uuid) -> BoxFuture<'c, Result<()>> {
+        Box::pin(delete_in(ctx, collection, id, None))
     }
 }

@@ -1,4 +1,4 @@
-//! Handler arguments for the tenant resolved by the middleware.
+//! The tenant resolved by the middleware, as a handler argument.
 
 use std::{
     future::{Ready, ready},
@@ -8,8 +8,11 @@ use std::{
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
-use super::{Tenant, middleware::Resolution};
-use crate::error::{Code, Error};
+use crate::{
+    error::{Code, Error},
+    http::middleware::Resolution,
+    tenancy::{Tenant, resolve::problem},
+};
 
 /// The tenant of a tenant-scoped route. Fails with the resolution's error, or
 /// `tenant_required` when the request names no tenant.
@@ -19,10 +22,10 @@ pub struct CurrentTenant(pub Arc<Tenant>);
 /// conflicting, unknown or suspended tenant is still an error.
 pub struct OptionalTenant(pub Option<Arc<Tenant>>);
 
-pub(crate) fn resolution(req: &HttpRequest) -> Result<Option<Arc<Tenant>>, Error> {
+fn resolution(req: &HttpRequest) -> Result<Option<Arc<Tenant>>, Error> {
     match req.extensions().get::<Resolution>() {
         Some(Resolution(Ok(tenant))) => Ok(tenant.clone()),
-        Some(Resolution(Err(code))) => Err(super::middleware::problem_for(*code)),
+        Some(Resolution(Err(code))) => Err(problem(*code)),
         // The middleware wraps every tenant route; reaching this is a server bug.
         None => Err(Error::internal("tenant resolution middleware did not run")),
     }
@@ -33,10 +36,7 @@ impl FromRequest for CurrentTenant {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            resolution(req)
-                .and_then(|t| t.map(CurrentTenant).ok_or_else(|| super::middleware::problem_for(Code::TenantRequired))),
-        )
+        ready(resolution(req).and_then(|t| t.map(CurrentTenant).ok_or_else(|| problem(Code::TenantRequired))))
     }
 }
 

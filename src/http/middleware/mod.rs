@@ -1,0 +1,12 @@
+//! The middleware every request passes, outermost first: the request context (id, span, log
+//! line), the UTF-8 check of the query string, then tenant and token resolution (for `/api/`
+//! paths only). `http::app` sets this order.
+
+mod request_context;
+mod resolution;
+mod utf8_query;
+
+pub use request_context::request_context;
+pub use resolution::resolve_tenant;
+pub(crate) use resolution::{Authentication, Resolution};
+pub use utf8_query::require_utf8_query;

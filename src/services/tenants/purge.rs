@@ -1,0 +1,74 @@
+//! Deleting a tenant: unreachable at once, then every row of it purged in the background inside
+//! its own scope, resumed at the next start when cut short.
+#![allow(clippy::disallowed_methods, reason = "the tenants table is a platform table")]
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{announce, change, get};
+use crate::{
+    db::{Change, PlatformDb},
+    entities::{session, tenant, tenant_domain, user},
+    error::Result,
+    services::{Env, collections},
+    tenancy::TenantStatus,
+};
+
+/// Makes the tenant unreachable at once and purges its rows in the background. A purge cut
+/// short (crash, restart) is finished by [`resume_purges`] at the next start.
+#[tracing::instrument(skip(env))]
+pub async fn delete(env: &Env, id_or_slug: &str) -> Result<()> {
+    let before = get(env, id_or_slug).await?;
+    let id = change(env, id_or_slug, async move |_, mut row| {
+        row.status = Set(TenantStatus::Deleted.as_str().into());
+        row.deleted_at = Set(Some(Utc::now()));
+        Ok(row)
+    })
+    .await?;
+    env.metrics().forget_tenant(id);
+    announce(env, "tenants.delete", &before);
+    let db = env.db().clone();
+    tokio::spawn(async move {
+        if let Err(error) = purge(&db, id).await {
+            tracing::error!(%error, tenant = %id, "tenant purge failed; it resumes at the next start");
+        }
+    });
+    Ok(())
+}
+
+/// Deletes every row of a deleted tenant, inside that tenant's own scope so nothing of any other
+/// tenant can be touched, then the tenant row itself; every instance then forgets it, which
+/// frees its slug and domains.
+#[tracing::instrument(skip(db))]
+pub async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
+    let txn = db.tenant(id).begin().await?;
+    let deleted = tenant::Entity::find_by_id(id)
+        .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
+        .one(txn.platform_conn())
+        .await?;
+    if deleted.is_none() {
+        return Ok(()); // already purged, or not deleted at all
+    }
+    let items = collections::purge(&txn).await?;
+    txn.delete_many::<session::Entity>().exec(&txn).await?;
+    let users = txn.delete_many::<user::Entity>().exec(&txn).await?;
+    txn.delete_many::<tenant_domain::Entity>().exec(&txn).await?;
+    tenant::Entity::delete_by_id(id).exec(txn.platform_conn()).await?;
+    txn.announce(Change::Tenant(id)).await?;
+    txn.commit().await?;
+    tracing::info!(tenant = %id, users, items, "tenant purged");
+    Ok(())
+}
+
+/// Finishes purges that a previous run left unfinished.
+pub async fn resume_purges(db: &PlatformDb) -> Result<()> {
+    let pending = tenant::Entity::find()
+        .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
+        .all(db.platform_conn())
+        .await?;
+    for row in pending {
+        purge(db, row.id).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Writing tenant rows: a new tenant, its custom domains, and the live row locked for a change.
+#![allow(clippy::disallowed_methods, reason = "tenants and tenant_domains are platform tables")]
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr};
+use uuid::Uuid;
+
+use super::{not_found, spec::TenantSpec};
+use crate::{
+    db::TenantTxn,
+    entities::{tenant, tenant_domain},
+    error::{Code, Error, Result},
+    tenancy::TenantStatus,
+};
+
+pub(super) async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) -> Result<()> {
+    let taken = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.platform_conn()).await?;
+    if taken.is_some() {
+        return Err(Error::new(Code::TenantExists, format!("A tenant with slug `{}` already exists.", spec.slug)));
+    }
+    let now = Utc::now();
+    tenant::ActiveModel {
+        id: Set(id),
+        slug: Set(spec.slug.clone()),
+        name: Set(spec.name.clone()),
+        plan: Set(spec.plan.as_str().into()),
+        status: Set(TenantStatus::Active.as_str().into()),
+        settings: Set(spec.settings.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    }
+    .insert(txn.platform_conn())
+    .await
+    .map_err(|e| on_unique(e, Code::TenantExists))?;
+    add_domains(txn, &spec.domains).await
+}
+
+pub(super) async fn add_domains(txn: &TenantTxn, domains: &[String]) -> Result<()> {
+    for domain in domains {
+        let owner = tenant_domain::Entity::find_by_id(domain.clone()).one(txn.platform_conn()).await?;
+        if owner.is_some_and(|d| d.tenant_id != txn.tenant_id()) {
+            return Err(Error::new(Code::DomainTaken, format!("The domain `{domain}` belongs to another tenant.")));
+        }
+    }
+    txn.delete_many::<tenant_domain::Entity>()
+        .filter(tenant_domain::Column::Domain.is_not_in(domains.iter().cloned()))
+        .exec(txn)
+        .await?;
+    let existing: Vec<String> =
+        txn.find::<tenant_domain::Entity>().all(txn).await?.into_iter().map(|d| d.domain).collect();
+    for domain in domains.iter().filter(|d| !existing.contains(d)) {
+        let row = tenant_domain::ActiveModel {
+            domain: Set(domain.clone()),
+            tenant_id: Set(txn.tenant_id()),
+            created_at: Set(Utc::now()),
+        };
+        txn.insert(row).await.map_err(|e| on_unique(e, Code::DomainTaken))?;
+    }
+    Ok(())
+}
+
+/// Turns a unique-constraint violation (a concurrent insert won the race) into `code`.
+pub(super) fn on_unique(error: sea_orm::DbErr, code: Code) -> Error {
+    match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::new(code, "That name is already taken."),
+        _ => Error::Database(error),
+    }
+}
+
+/// Loads a live tenant row for change, inside `txn`.
+pub(super) async fn live_row(txn: &TenantTxn) -> Result<tenant::Model> {
+    tenant::Entity::find_by_id(txn.tenant_id())
+        .filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()))
+        .lock_exclusive()
+        .one(txn.platform_conn())
+        .await?
+        .ok_or_else(not_found)
+}
