@@ -36,6 +36,9 @@ const KNOWN_VARS: &[&str] = &[
     "TB_NEW_ADMIN_PASSWORD",
 ];
 
+/// A configured JWT secret shorter than this stops startup (SECURITY.md item 12).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Variables with this prefix belong to the test suite and are not the server's.
 const TEST_PREFIX: &str = "TB_TEST_";
 
@@ -145,7 +148,7 @@ impl Config {
             return Err(invalid("TB_BASE_DOMAIN", "must be a bare domain name such as example.com"));
         }
         let jwt_secret = get("TB_JWT_SECRET").map(SecretString::from);
-        if jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() < crate::auth::token::MIN_SECRET_BYTES) {
+        if jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() < MIN_SECRET_BYTES) {
             return Err(invalid(
                 "TB_JWT_SECRET",
                 "must be at least 32 bytes (256 bits) of random data, e.g. `openssl rand -base64 48`",
@@ -158,7 +161,7 @@ impl Config {
             .filter(|s| !s.is_empty())
             .map(SecretString::from)
             .collect();
-        if jwt_previous_secrets.iter().any(|s| s.expose_secret().len() < crate::auth::token::MIN_SECRET_BYTES) {
+        if jwt_previous_secrets.iter().any(|s| s.expose_secret().len() < MIN_SECRET_BYTES) {
             return Err(invalid("TB_JWT_PREVIOUS_SECRETS", "every previous secret must be at least 32 bytes"));
         }
         let admin_email = get("TB_ADMIN_EMAIL");

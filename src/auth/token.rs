@@ -10,10 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Role;
-use crate::config::Config;
+use crate::config::{Config, MIN_SECRET_BYTES};
 
-/// A configured secret shorter than this stops startup.
-pub const MIN_SECRET_BYTES: usize = 32;
 /// The `aud` every access token carries and every request requires.
 pub const AUDIENCE: &str = "tenantbase";
 /// Clock skew tolerated on `exp` and `nbf`.

@@ -11,7 +11,7 @@ use super::{
     ActionContext, HookContext, HookResult,
     cron::Cron,
     events::{ErrorEvent, InitEvent, InitStage, matches},
-    schedule::ScheduleScope,
+    schedule::{Schedule, ScheduleFn, ScheduleScope},
 };
 use crate::{error::Error, tenancy::Tenant};
 
@@ -25,23 +25,11 @@ pub type ErrorFn = Arc<dyn Fn(&ErrorEvent<'_>, Error) -> Error + Send + Sync>;
 pub type InitFn = Arc<dyn Fn(&InitEvent<'_>) + Send + Sync>;
 /// A `routes.before` hook: adds routes to the app.
 pub type RoutesFn = Arc<dyn Fn(&mut utoipa_actix_web::service_config::ServiceConfig) + Send + Sync>;
-/// A scheduled job.
-pub type ScheduleFn = Arc<dyn Fn(ActionContext) -> BoxFuture<'static, HookResult<()>> + Send + Sync>;
 
 struct Registered<F> {
     event: String,
     extension: Option<String>,
     hook: F,
-}
-
-/// A scheduled job as registered.
-#[derive(Clone)]
-pub struct Schedule {
-    pub name: String,
-    pub cron: Cron,
-    pub scope: ScheduleScope,
-    pub(crate) extension: Option<String>,
-    pub(crate) job: ScheduleFn,
 }
 
 /// Every hook of the deployment, registered at startup and read-only afterwards.

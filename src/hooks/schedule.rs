@@ -8,7 +8,9 @@ use chrono::{DateTime, SubsecRound, Timelike, Utc};
 use futures_util::FutureExt;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
-use super::{ActionContext, Runtime, registry::Schedule};
+use futures_util::future::BoxFuture;
+
+use super::{ActionContext, HookResult, Runtime, cron::Cron};
 use crate::{
     schema::format_datetime,
     tenancy::{Tenant, directory},
@@ -20,6 +22,19 @@ use crate::{
 pub enum ScheduleScope {
     PerTenant,
     Platform,
+}
+
+/// A scheduled job.
+pub type ScheduleFn = Arc<dyn Fn(ActionContext) -> BoxFuture<'static, HookResult<()>> + Send + Sync>;
+
+/// A scheduled job as registered.
+#[derive(Clone)]
+pub struct Schedule {
+    pub name: String,
+    pub cron: Cron,
+    pub scope: ScheduleScope,
+    pub(crate) extension: Option<String>,
+    pub(crate) job: ScheduleFn,
 }
 
 /// Runs due jobs until the process ends. Seconds missed while busy (up to a minute) are caught up.

@@ -10,8 +10,8 @@ use crate::{
     http::extract::OptionalTenant,
     services::{
         Env,
-        auth::{self, Credentials, RefreshRequest, TokenResponse},
-        sessions,
+        auth::{self, Credentials, RefreshRequest},
+        sessions::{self, TokenResponse},
     },
 };
 

@@ -4,10 +4,10 @@ use std::{net::IpAddr, sync::Arc};
 
 use sea_orm::ColumnTrait;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::{Env, admins, sessions};
+use super::{Env, admins, sessions, sessions::TokenResponse};
 use crate::{
     auth::{Caller, Role, password, session::SessionScope},
     entities::user,
@@ -31,18 +31,6 @@ pub struct Credentials {
 pub struct RefreshRequest {
     #[schema(value_type = String)]
     pub refresh_token: SecretString,
-}
-
-/// An access token and the refresh token that renews it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenResponse {
-    pub access_token: String,
-    /// Opaque; spent by `POST /api/auth/refresh`, revoked by `POST /api/auth/logout`.
-    pub refresh_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
 }
 
 fn invalid_credentials() -> Error {

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QuerySelect, sea_query::Expr};
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Env, admins, auth::TokenResponse};
+use super::{Env, admins};
 use crate::{
     auth::{
         Role,
@@ -19,6 +20,18 @@ use crate::{
     error::{Code, Error, Result},
     tenancy::Tenant,
 };
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Opaque; spent by `POST /api/auth/refresh`, revoked by `POST /api/auth/logout`.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
 
 /// Platform admins' sessions live under this tenant id, which no tenant can have.
 pub const PLATFORM_SESSIONS: Uuid = Uuid::nil();

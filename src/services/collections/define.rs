@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{input::FieldInput, is_valid_name};
+use super::{MAX_FIELDS, input::FieldInput, is_valid_name};
 use crate::{
     db::item_query::Slot,
     error::FieldError,
@@ -11,8 +11,6 @@ use crate::{
 };
 use migrations::m20261123_000004_collections::{INDEXED_SLOTS, UNIQUE_SLOTS};
 
-/// Most fields a collection may have.
-pub const MAX_FIELDS: usize = 100;
 /// Longest `max_length`; an indexed or unique string must stay within [`MAX_INDEXED_LENGTH`].
 const MAX_LENGTH: i64 = 65_535;
 const MAX_INDEXED_LENGTH: u32 = 512;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::define::MAX_FIELDS;
+use super::MAX_FIELDS;
 use crate::{
     error::{Error, FieldError, Result},
     input::Checks,

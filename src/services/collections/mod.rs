@@ -14,7 +14,6 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use define::MAX_FIELDS;
 use define::define_fields;
 pub use input::{CollectionPatch, FieldInput, NewCollection};
 
@@ -27,6 +26,9 @@ use crate::{
     input::Checks,
     schema::{Collection, Field, SYSTEM_PREFIX, SchemaCache, StoredField},
 };
+
+/// Most fields a collection may have.
+pub const MAX_FIELDS: usize = 100;
 
 /// A collection as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -25,8 +25,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use purge::{delete, purge, resume_purges};
-pub use spec::{Applied, MAX_DOMAINS, TenantSpec, apply_spec, ensure_admin_user, id_by_slug};
+pub use spec::{MAX_DOMAINS, TenantSpec};
 use spec::{check_domains, check_plan, check_settings};
+pub use store::{Applied, apply_spec, ensure_admin_user, id_by_slug};
 use store::{add_domains, insert_tenant, live_row};
 
 use super::{Env, users};

@@ -1,21 +1,10 @@
-//! A validated tenant definition, shared by the API and `tenants apply`, and applying one from
-//! a manifest inside a platform transaction.
-#![allow(clippy::disallowed_methods, reason = "the tenants table is a platform table")]
+//! A validated tenant definition, shared by the API and `tenants apply`: every field checked at
+//! once, so a client sees all its mistakes in one 422.
 
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use secrecy::SecretString;
-use uuid::Uuid;
-
-use super::store::{add_domains, insert_tenant};
 use crate::{
-    auth::{Role, password},
-    db::{Change, PlatformDb, TenantTxn},
-    entities::{tenant, user},
-    error::{Code, Error, FieldError, Result},
+    error::FieldError,
     input::{Checks, check_name, json_problem},
-    services::users,
-    tenancy::{Plan, TenantStatus, directory::with_domains, validate},
+    tenancy::{Plan, validate},
 };
 
 /// At most this many custom domains per tenant.
@@ -29,14 +18,6 @@ pub struct TenantSpec {
     pub plan: Plan,
     pub domains: Vec<String>,
     pub settings: serde_json::Value,
-}
-
-/// What `apply_spec` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    Created,
-    Updated,
-    Unchanged,
 }
 
 pub(super) fn check_plan(field: &str, plan: &str) -> Result<Plan, FieldError> {
@@ -96,60 +77,4 @@ impl TenantSpec {
             settings: settings?,
         })
     }
-}
-
-/// Creates or updates a tenant from a manifest inside the caller's transaction (`tenants
-/// apply`); changes nothing when the tenant already matches.
-pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
-    let existing = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.platform_conn()).await?;
-    let Some(row) = existing else {
-        insert_tenant(txn, txn.tenant_id(), spec).await?;
-        txn.announce(Change::Tenant(txn.tenant_id())).await?;
-        return Ok(Applied::Created);
-    };
-    if row.status == TenantStatus::Deleted.as_str() {
-        return Err(Error::new(
-            Code::TenantExists,
-            format!("tenant `{}` is being deleted; apply again later", spec.slug),
-        ));
-    }
-    let current = with_domains(txn.platform_conn(), row.clone()).await?;
-    let same = current.name == spec.name
-        && current.plan == spec.plan
-        && current.domains == sorted(&spec.domains)
-        && current.settings == spec.settings;
-    if same {
-        return Ok(Applied::Unchanged);
-    }
-    add_domains(txn, &spec.domains).await?;
-    let mut active: tenant::ActiveModel = row.into();
-    active.name = Set(spec.name.clone());
-    active.plan = Set(spec.plan.as_str().into());
-    active.settings = Set(spec.settings.clone());
-    active.updated_at = Set(Utc::now());
-    active.update(txn.platform_conn()).await?;
-    txn.announce(Change::Tenant(txn.tenant_id())).await?;
-    Ok(Applied::Updated)
-}
-
-fn sorted(domains: &[String]) -> Vec<String> {
-    let mut domains = domains.to_vec();
-    domains.sort();
-    domains
-}
-
-/// The id of the tenant with `slug`, if any (live or being deleted).
-pub async fn id_by_slug(db: &PlatformDb, slug: &str) -> Result<Option<Uuid>> {
-    let row = tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.platform_conn()).await?;
-    Ok(row.map(|r| r.id))
-}
-
-/// Ensures a tenant user with this email exists (manifest admins); never resets a password.
-pub async fn ensure_admin_user(txn: &TenantTxn, email: &str, password: SecretString) -> Result<bool> {
-    let exists = txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(txn).await?;
-    if exists.is_some() {
-        return Ok(false);
-    }
-    users::insert_user(txn, email, password::hash(password).await?, Role::Admin, None).await?;
-    Ok(true)
 }
