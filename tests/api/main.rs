@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod collections;
 mod errors;
+mod example_extension;
 mod health;
 mod hooks;
 mod item_indexes;
