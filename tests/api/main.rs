@@ -8,6 +8,7 @@ mod activity;
 mod auth;
 mod cli;
 mod collections;
+mod confinement;
 mod errors;
 mod example_extension;
 mod health;

@@ -1,0 +1,9 @@
+use tenantbase::hooks::{Hooks, Register};
+
+fn main() {
+    let mut hooks = Hooks::new();
+    hooks.action("auth.login", |ctx, _| async move {
+        let _runtime = &ctx.runtime;
+        Ok(())
+    });
+}

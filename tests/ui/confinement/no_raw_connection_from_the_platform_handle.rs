@@ -1,0 +1,5 @@
+fn raw(db: &tenantbase::db::PlatformDb) {
+    let _raw = db.platform_conn();
+}
+
+fn main() {}
