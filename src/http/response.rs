@@ -1,5 +1,6 @@
 //! Success envelopes (API.md "Conventions"): `{"data": ...}` and lists with optional `meta`.
 
+use actix_web::HttpResponse;
 use serde::Serialize;
 
 /// `{"data": ...}`.
@@ -25,4 +26,9 @@ impl<T> List<T> {
     pub fn new(data: Vec<T>, total_count: Option<u64>) -> Self {
         List { data, meta: total_count.map(|total_count| ListMeta { total_count }) }
     }
+}
+
+/// `201 Created` with a `{"data": ...}` body.
+pub(crate) fn created<T: serde::Serialize>(value: T) -> HttpResponse {
+    HttpResponse::Created().json(Data { data: value })
 }

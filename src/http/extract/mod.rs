@@ -3,24 +3,8 @@
 //! Custom routes of extensions take a [`TenantContext`], which offers only the request's tenant.
 
 mod caller;
+mod env;
 mod tenant;
-
-use std::future::{Ready, ready};
-
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
 
 pub use caller::{Authenticated, PlatformAdmin, TenantCaller, TenantContext};
 pub use tenant::{CurrentTenant, OptionalTenant};
-
-use crate::{error::Error, services::Env};
-
-impl FromRequest for Env {
-    type Error = Error;
-    type Future = Ready<Result<Self, Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            req.app_data::<Env>().cloned().ok_or_else(|| Error::internal("the service environment is not registered")),
-        )
-    }
-}

@@ -2,14 +2,23 @@
 
 use serde_json::Value;
 
-use super::{MAX_FIELDS, input::FieldInput, is_valid_name};
+use super::input::{FieldInput, MAX_FIELDS};
 use crate::{
     db::item_query::Slot,
     error::FieldError,
     input::Checks,
-    schema::{Field, FieldType, SYSTEM_FIELDS, StoredField},
+    schema::{Field, FieldType, SYSTEM_FIELDS, SYSTEM_PREFIX, StoredField},
 };
 use migrations::m20261123_000004_collections::{INDEXED_SLOTS, UNIQUE_SLOTS};
+
+/// `^[a-z][a-z0-9_]{0,62}$`, not starting with `tb_` (collections and fields alike).
+pub fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && !name.starts_with(SYSTEM_PREFIX)
+}
 
 /// Longest `max_length`; an indexed or unique string must stay within [`MAX_INDEXED_LENGTH`].
 const MAX_LENGTH: i64 = 65_535;
@@ -155,4 +164,19 @@ fn free_slot(unique: bool, taken: &[Slot]) -> Option<Slot> {
         (1..=INDEXED_SLOTS as u8).map(Slot::Indexed).collect()
     };
     candidates.into_iter().find(|slot| !taken.contains(slot))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_pattern() {
+        for good in ["a", "articles", "a_1", &"a".repeat(63)] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        for bad in ["", "A", "1a", "_a", "tb_x", "a-b", "a b", &"a".repeat(64), "ä"] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
 }

@@ -3,11 +3,13 @@
 
 use serde_json::Value;
 
-use super::MAX_FIELDS;
 use crate::{
     error::{Error, FieldError, Result},
     input::Checks,
 };
+
+/// Most fields a collection may have.
+pub const MAX_FIELDS: usize = 100;
 
 /// `POST /api/collections`.
 #[derive(Debug, utoipa::ToSchema)]

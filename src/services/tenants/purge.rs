@@ -6,7 +6,10 @@ use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{announce, change, get};
+use super::{
+    read::get,
+    write::{announce, change},
+};
 use crate::{
     db::{Change, PlatformDb},
     entities::{session, tenant, tenant_domain, user},

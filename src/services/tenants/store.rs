@@ -7,7 +7,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::{not_found, spec::TenantSpec};
+use super::{read::not_found, spec::TenantSpec};
 use crate::{
     auth::{Role, password},
     db::{Change, PlatformDb, TenantTxn},

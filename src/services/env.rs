@@ -1,0 +1,94 @@
+//! The service environment: what every service shares.
+
+use std::sync::Arc;
+
+use crate::{
+    auth::{TokenKeys, members::Members},
+    config::Config,
+    db::{PlatformDb, RoleCheck},
+    hooks::{Hooks, Runtime},
+    limits::LoginLimiter,
+    telemetry::Metrics,
+    tenancy::TenantDirectory,
+};
+
+/// What every service shares: the hooks' runtime (registry, database, schemas), the tenant
+/// directory and member states, tokens, limits and counters. Cheap to clone (one `Arc`); it
+/// holds no per-tenant state of its own, since its caches are keyed by tenant and everything
+/// durable lives in the database.
+#[derive(Clone)]
+pub struct Env(Arc<Shared>);
+
+struct Shared {
+    runtime: Runtime,
+    config: Config,
+    tenants: TenantDirectory,
+    members: Members,
+    tokens: TokenKeys,
+    login_limiter: LoginLimiter,
+    metrics: Metrics,
+    role_check: RoleCheck,
+}
+
+impl Env {
+    /// Put together by the composition root (`lib.rs`).
+    pub(crate) fn new(
+        runtime: Runtime,
+        config: Config,
+        tenants: TenantDirectory,
+        members: Members,
+        tokens: TokenKeys,
+        login_limiter: LoginLimiter,
+        role_check: RoleCheck,
+    ) -> Env {
+        let metrics = Metrics::default();
+        Env(Arc::new(Shared { runtime, config, tenants, members, tokens, login_limiter, metrics, role_check }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The runtime units of work and hooks share.
+    pub fn runtime(&self) -> &Runtime {
+        &self.0.runtime
+    }
+
+    pub fn hooks(&self) -> &Hooks {
+        self.0.runtime.hooks()
+    }
+
+    pub(crate) fn db(&self) -> &PlatformDb {
+        self.0.runtime.db()
+    }
+
+    pub fn tenants(&self) -> &TenantDirectory {
+        &self.0.tenants
+    }
+
+    pub fn members(&self) -> &Members {
+        &self.0.members
+    }
+
+    pub fn tokens(&self) -> &TokenKeys {
+        &self.0.tokens
+    }
+
+    pub fn login_limiter(&self) -> &LoginLimiter {
+        &self.0.login_limiter
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The startup check of the database role, reported by `/health/ready`.
+    pub fn role_check(&self) -> &RoleCheck {
+        &self.0.role_check
+    }
+
+    /// Answers whether the database responds.
+    pub async fn database_answers(&self) -> bool {
+        self.db().ping().await
+    }
+}

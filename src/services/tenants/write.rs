@@ -1,0 +1,142 @@
+//! Changing tenants: create (with domains and a first admin, all or nothing), change name,
+//! plan, domains, settings or status; every change reaches every instance's caches.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use uuid::Uuid;
+
+use super::{
+    input::{NewTenant, TenantPatch},
+    read::get,
+    spec::{TenantSpec, check_domains, check_plan, check_settings},
+    store::{add_domains, insert_tenant, live_row},
+};
+use crate::{
+    auth::{Role, password},
+    db::{Change, TenantTxn},
+    entities::tenant,
+    error::{Error, Result},
+    hooks,
+    input::{Checks, check_name, normalize_email},
+    services::{Env, users},
+    tenancy::{Tenant, TenantStatus},
+};
+
+/// Creates a tenant, its domains and optionally its first admin, all or nothing.
+#[tracing::instrument(skip_all, fields(slug = %input.slug))]
+pub async fn create(env: &Env, input: NewTenant) -> Result<Tenant> {
+    let mut checks = Checks::default();
+    let spec = TenantSpec::parse(
+        &mut checks,
+        &input.slug,
+        &input.name,
+        input.plan.as_deref(),
+        input.domains.as_deref().unwrap_or_default(),
+        input.settings,
+        &env.config().base_domain,
+    );
+    let admin = input.admin.map(|a| {
+        use secrecy::ExposeSecret;
+        let email = checks.check(normalize_email("admin.email", &a.email));
+        let password_ok = checks.check(password::check_policy("admin.password", a.password.expose_secret()));
+        (email, password_ok, a.password)
+    });
+    checks.finish()?;
+    let spec = spec.ok_or_else(|| Error::internal("validated spec missing"))?;
+    let admin = match admin {
+        Some((Some(email), Some(()), secret)) => Some((email, password::hash(secret).await?)),
+        _ => None,
+    };
+
+    let id = Uuid::now_v7();
+    let txn = env.db().tenant(id).begin().await?;
+    insert_tenant(&txn, id, &spec).await?;
+    if let Some((email, hash)) = admin {
+        users::insert_user(&txn, &email, hash, Role::Admin, None).await?;
+    }
+    txn.announce(Change::Tenant(id)).await?;
+    txn.commit().await?;
+    let tenant = get(env, &id.to_string()).await?;
+    announce(env, "tenants.create", &tenant);
+    Ok(tenant)
+}
+
+/// Runs `change` on a tenant's row inside one scoped transaction, then announces the change
+/// so every instance drops the tenant from its cache. Returns the tenant's id.
+pub(super) async fn change<F>(env: &Env, id_or_slug: &str, change: F) -> Result<Uuid>
+where
+    F: AsyncFnOnce(&TenantTxn, tenant::ActiveModel) -> Result<tenant::ActiveModel>,
+{
+    let id = get(env, id_or_slug).await?.id;
+    let txn = env.db().tenant(id).begin().await?;
+    let row: tenant::ActiveModel = live_row(&txn).await?.into();
+    let mut row = change(&txn, row).await?;
+    row.updated_at = Set(Utc::now());
+    row.update(txn.platform_conn()).await?;
+    txn.announce(Change::Tenant(id)).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// [`change`], then the changed tenant.
+async fn change_and_get<F>(env: &Env, id_or_slug: &str, f: F) -> Result<Tenant>
+where
+    F: AsyncFnOnce(&TenantTxn, tenant::ActiveModel) -> Result<tenant::ActiveModel>,
+{
+    let id = change(env, id_or_slug, f).await?;
+    let tenant = get(env, &id.to_string()).await?;
+    announce(env, "tenants.update", &tenant);
+    Ok(tenant)
+}
+
+/// Fires the (platform) action hooks of a tenant event; the hooks' context is that tenant.
+pub(super) fn announce(env: &Env, event: &'static str, tenant: &Tenant) {
+    let payload = || serde_json::to_value(tenant).unwrap_or_default();
+    hooks::announce(env.runtime(), Some(&Arc::new(tenant.clone())), None, event, payload);
+}
+
+/// Changes name, plan and/or domains.
+#[tracing::instrument(skip(env, patch))]
+pub async fn update(env: &Env, id_or_slug: &str, patch: TenantPatch) -> Result<Tenant> {
+    let mut checks = Checks::default();
+    let name = patch.name.as_deref().and_then(|n| checks.check(check_name("name", n)));
+    let plan = patch.plan.as_deref().and_then(|p| checks.check(check_plan("plan", p)));
+    let domains = patch.domains.as_deref().map(|d| check_domains(&mut checks, d, &env.config().base_domain));
+    checks.finish()?;
+    change_and_get(env, id_or_slug, async move |txn, mut row| {
+        if let Some(name) = name {
+            row.name = Set(name);
+        }
+        if let Some(plan) = plan {
+            row.plan = Set(plan.as_str().into());
+        }
+        if let Some(domains) = domains {
+            add_domains(txn, &domains).await?;
+        }
+        Ok(row)
+    })
+    .await
+}
+
+/// Replaces the settings object.
+#[tracing::instrument(skip(env, settings))]
+pub async fn replace_settings(env: &Env, id_or_slug: &str, settings: serde_json::Value) -> Result<Tenant> {
+    let settings = check_settings("settings", settings).map_err(|e| Error::validation(vec![e]))?;
+    change_and_get(env, id_or_slug, async move |_, mut row| {
+        row.settings = Set(settings);
+        Ok(row)
+    })
+    .await
+}
+
+/// Suspends or resumes; effective on the next request on every instance.
+#[tracing::instrument(skip(env))]
+pub async fn set_status(env: &Env, id_or_slug: &str, status: TenantStatus) -> Result<Tenant> {
+    change_and_get(env, id_or_slug, async move |_, mut row| {
+        row.status = Set(status.as_str().into());
+        Ok(row)
+    })
+    .await
+}
