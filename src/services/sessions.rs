@@ -48,7 +48,7 @@ fn invalid_refresh_token() -> Error {
 }
 
 /// Starts a session family for `user_id` in the transaction's scope; returns the refresh token.
-pub async fn start(txn: &TenantTxn, scope: SessionScope, user_id: Uuid, ttl: Duration) -> Result<String> {
+pub(crate) async fn start(txn: &TenantTxn, scope: SessionScope, user_id: Uuid, ttl: Duration) -> Result<String> {
     insert(txn, scope, Uuid::now_v7(), user_id, ttl).await
 }
 
@@ -188,7 +188,7 @@ async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<()> {
 }
 
 /// Ends every session of a user (disabled, or password or role changed).
-pub async fn revoke_user(txn: &TenantTxn, user_id: Uuid) -> Result<()> {
+pub(crate) async fn revoke_user(txn: &TenantTxn, user_id: Uuid) -> Result<()> {
     revoke_where(txn, session::Column::UserId, user_id).await
 }
 

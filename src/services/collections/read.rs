@@ -65,7 +65,7 @@ pub async fn list(env: &Env, tenant_id: Uuid) -> Result<Vec<CollectionView>> {
 
 /// How many collections and items a tenant holds (usage).
 /// System collections (the activity log) and their entries are not counted.
-pub async fn usage(txn: &TenantTxn) -> Result<(u64, u64)> {
+pub(crate) async fn usage(txn: &TenantTxn) -> Result<(u64, u64)> {
     let rows = txn.find::<collection::Entity>().all(txn).await?;
     let system: Vec<Uuid> = rows.iter().filter(|c| c.name.starts_with(SYSTEM_PREFIX)).map(|c| c.id).collect();
     let items =

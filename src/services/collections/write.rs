@@ -199,7 +199,7 @@ fn stored(fields: &[StoredField]) -> Result<Value> {
 }
 
 /// Deletes all of a tenant's items and collections (tenant purge, inside its scope).
-pub async fn purge(txn: &TenantTxn) -> Result<u64> {
+pub(crate) async fn purge(txn: &TenantTxn) -> Result<u64> {
     let items = txn.delete_many::<item::Entity>().exec(txn).await?;
     txn.delete_many::<collection::Entity>().exec(txn).await?;
     Ok(items)

@@ -15,8 +15,10 @@ mod store;
 mod write;
 
 pub use input::{NewAdmin, NewTenant, TenantFilter, TenantPatch};
-pub use purge::{delete, purge, resume_purges};
+pub use purge::delete;
+pub(crate) use purge::resume_purges;
 pub use read::{Usage, get, key_of, list, usage};
 pub use spec::{MAX_DOMAINS, TenantSpec};
-pub use store::{Applied, apply_spec, ensure_admin_user, id_by_slug};
+pub use store::Applied;
+pub(crate) use store::{apply_spec, ensure_admin_user, id_by_slug};
 pub use write::{create, replace_settings, set_status, update};

@@ -44,7 +44,7 @@ pub async fn delete(env: &Env, id_or_slug: &str) -> Result<()> {
 /// tenant can be touched, then the tenant row itself; every instance then forgets it, which
 /// frees its slug and domains.
 #[tracing::instrument(skip(db))]
-pub async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
+pub(crate) async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
     let txn = db.tenant(id).begin().await?;
     let deleted = tenant::Entity::find_by_id(id)
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
@@ -65,7 +65,7 @@ pub async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
 }
 
 /// Finishes purges that a previous run left unfinished.
-pub async fn resume_purges(db: &PlatformDb) -> Result<()> {
+pub(crate) async fn resume_purges(db: &PlatformDb) -> Result<()> {
     let pending = tenant::Entity::find()
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
         .all(db.platform_conn())

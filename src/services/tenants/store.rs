@@ -92,7 +92,7 @@ pub(super) async fn live_row(txn: &TenantTxn) -> Result<tenant::Model> {
 
 /// Creates or updates a tenant from a manifest inside the caller's transaction (`tenants
 /// apply`); changes nothing when the tenant already matches.
-pub async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
+pub(crate) async fn apply_spec(txn: &TenantTxn, spec: &TenantSpec) -> Result<Applied> {
     let existing = tenant::Entity::find().filter(tenant::Column::Slug.eq(&spec.slug)).one(txn.platform_conn()).await?;
     let Some(row) = existing else {
         insert_tenant(txn, txn.tenant_id(), spec).await?;
@@ -131,13 +131,13 @@ fn sorted(domains: &[String]) -> Vec<String> {
 }
 
 /// The id of the tenant with `slug`, if any (live or being deleted).
-pub async fn id_by_slug(db: &PlatformDb, slug: &str) -> Result<Option<Uuid>> {
+pub(crate) async fn id_by_slug(db: &PlatformDb, slug: &str) -> Result<Option<Uuid>> {
     let row = tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db.platform_conn()).await?;
     Ok(row.map(|r| r.id))
 }
 
 /// Ensures a tenant user with this email exists (manifest admins); never resets a password.
-pub async fn ensure_admin_user(txn: &TenantTxn, email: &str, password: SecretString) -> Result<bool> {
+pub(crate) async fn ensure_admin_user(txn: &TenantTxn, email: &str, password: SecretString) -> Result<bool> {
     let exists = txn.find::<user::Entity>().filter(user::Column::Email.eq(email)).one(txn).await?;
     if exists.is_some() {
         return Ok(false);
