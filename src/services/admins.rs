@@ -49,7 +49,10 @@ pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Res
 }
 
 /// The platform admin with this (normalised) email.
-pub(crate) async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> Result<Option<platform_admin::Model>, DbErr> {
+pub(crate) async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<platform_admin::Model>, DbErr> {
     platform_admin::Entity::find().filter(platform_admin::Column::Email.eq(email)).one(conn).await
 }
 
