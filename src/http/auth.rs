@@ -72,10 +72,10 @@ async fn refresh(
 /// Revoke the session of a refresh token (the refresh token is the credential; no bearer needed).
 #[utoipa::path(
     tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "Logged out"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
+    responses((status = 204, description = "Logged out"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "`token_tenant_mismatch`", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/logout")]
-async fn logout(env: Env, body: web::Json<RefreshRequest>) -> Result<HttpResponse, Error> {
-    sessions::logout(&env, body.refresh_token.expose_secret()).await?;
+async fn logout(tenant: OptionalTenant, env: Env, body: web::Json<RefreshRequest>) -> Result<HttpResponse, Error> {
+    sessions::logout(&env, tenant.0.as_deref(), body.refresh_token.expose_secret()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -104,15 +104,7 @@ pub async fn refresh(
     token: &str,
 ) -> Result<TokenResponse> {
     let scope = scope_of(token).ok_or_else(invalid_refresh_token)?;
-    match (scope, named) {
-        (SessionScope::Tenant(id), Some(tenant)) if tenant.id != id => {
-            return Err(Error::new(Code::TokenTenantMismatch, "The refresh token belongs to another tenant."));
-        }
-        (SessionScope::Platform, Some(_)) => {
-            return Err(Error::new(Code::TokenTenantMismatch, "A platform session is refreshed without a tenant."));
-        }
-        _ => {}
-    }
+    check_named_tenant(scope, named)?;
     let tenant_id = match scope {
         // A token naming no live tenant is just an invalid token; a suspended tenant says so.
         SessionScope::Tenant(id) => match env.tenants().admitted(id).await {
@@ -166,10 +158,26 @@ pub async fn refresh(
     token_pair(env, scope, row.user_id, role, refresh_token)
 }
 
+/// A refresh token presented on a tenant's host or header must belong to that tenant, and a
+/// platform session's to none: 401 `token_tenant_mismatch` otherwise, for refresh and logout alike.
+fn check_named_tenant(scope: SessionScope, named: Option<&Tenant>) -> Result<()> {
+    match (scope, named) {
+        (SessionScope::Tenant(id), Some(tenant)) if tenant.id != id => {
+            Err(Error::new(Code::TokenTenantMismatch, "The refresh token belongs to another tenant."))
+        }
+        (SessionScope::Platform, Some(_)) => {
+            Err(Error::new(Code::TokenTenantMismatch, "A platform session is used without a tenant."))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Revokes the session family of `token`. Unknown tokens are ignored: logging out twice is fine.
+/// Another tenant's token on this tenant's host or header is refused, as `refresh` refuses it.
 #[tracing::instrument(skip_all)]
-pub async fn logout(env: &Env, token: &str) -> Result<()> {
+pub async fn logout(env: &Env, named: Option<&Tenant>, token: &str) -> Result<()> {
     let Some(scope) = scope_of(token) else { return Ok(()) };
+    check_named_tenant(scope, named)?;
     let txn = scope_db(env, scope).begin().await?;
     let row = txn
         .find::<session::Entity>()

@@ -195,6 +195,23 @@ async fn a_tenant_users_refresh_token_on_another_tenant_is_401_token_tenant_mism
 }
 
 #[tokio::test]
+async fn logout_with_another_tenants_refresh_token_is_401_token_tenant_mismatch_and_revokes_nothing() {
+    let app = spawn_app().await;
+    let acme = app.tenant_admin("acme").await;
+    let globex = app.create_tenant("globex").await;
+    let pair = app.login_pair(Some("acme"), &acme.email, TENANT_ADMIN_PASSWORD).await;
+    let body = json!({"refresh_token": pair.refresh_token});
+
+    let by_host = app.logout(Some("globex"), &pair.refresh_token).await;
+    let by_header =
+        app.post("/api/auth/logout").tenant_header(&globex.id.to_string()).json(&body).send().await.unwrap();
+
+    assert_problem(by_host, StatusCode::UNAUTHORIZED, "token_tenant_mismatch").await;
+    assert_problem(by_header, StatusCode::UNAUTHORIZED, "token_tenant_mismatch").await;
+    app.refreshed(Some("acme"), &pair.refresh_token).await;
+}
+
+#[tokio::test]
 async fn logout_is_204_and_revokes_the_session() {
     let app = spawn_app().await;
     let acme = app.tenant_admin("acme").await;
