@@ -7,7 +7,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::{Application, Config, db, hooks::Hooks, manifest, services, telemetry};
+use crate::{Application, Config, config::LogFormat, db, hooks::Hooks, manifest, services, telemetry};
 
 #[derive(Parser)]
 #[command(version, about = "A multi-tenant SaaS backend. Configured by TB_* environment variables (and .env).")]
@@ -70,16 +70,43 @@ pub async fn run(hooks: Hooks) -> ExitCode {
         }
     };
     telemetry::init(&config.log, config.log_format);
-    match execute(cli.command, config, hooks).await {
+    let out = Output(config.log_format);
+    match execute(cli.command, config, hooks, out).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            out.error(&error.to_string());
             ExitCode::FAILURE
         }
     }
 }
 
-async fn execute(command: Command, config: Config, hooks: Hooks) -> Result<(), Box<dyn std::error::Error>> {
+/// Where the command line reports: plain lines for people, or with `TB_LOG_FORMAT=json` log
+/// events only, so that every line of output is JSON.
+#[derive(Clone, Copy)]
+struct Output(LogFormat);
+
+impl Output {
+    fn say(self, text: &str) {
+        match self.0 {
+            LogFormat::Pretty => println!("{text}"),
+            LogFormat::Json => tracing::info!("{text}"),
+        }
+    }
+
+    fn error(self, text: &str) {
+        match self.0 {
+            LogFormat::Pretty => eprintln!("error: {text}"),
+            LogFormat::Json => tracing::error!("{text}"),
+        }
+    }
+}
+
+async fn execute(
+    command: Command,
+    config: Config,
+    hooks: Hooks,
+    out: Output,
+) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve => {
             let address = config.bind.clone();
@@ -87,13 +114,20 @@ async fn execute(command: Command, config: Config, hooks: Hooks) -> Result<(), B
             let app = Application::build_with_hooks(config, hooks).await?;
             let port = app.port();
             let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
-            tracing::info!(%address, port, "tenantbase listening");
-            println!("tenantbase is listening on http://{host}:{port} (tenants at http://{{slug}}.{base}:{port})");
-            app.run_until_stopped().await?;
+            match out.0 {
+                LogFormat::Json => tracing::info!(%address, port, base_domain = %base, "tenantbase listening"),
+                LogFormat::Pretty => {
+                    println!(
+                        "tenantbase is listening on http://{host}:{port} (tenants at http://{{slug}}.{base}:{port})"
+                    )
+                }
+            }
+            app.run_until_signalled().await?;
+            out.say("tenantbase stopped");
         }
         Command::Migrate => {
             db::migrate(&config).await?;
-            println!("migrations applied");
+            out.say("migrations applied");
         }
         Command::Tenants { command: TenantsCommand::Apply { dir } } => {
             let manifests = manifest::load_dir(&dir, &config.base_domain, |name| std::env::var(name).ok())?;
@@ -101,15 +135,15 @@ async fn execute(command: Command, config: Config, hooks: Hooks) -> Result<(), B
             let outcomes = manifest::apply(&conn, &manifests).await?;
             for outcome in outcomes {
                 let admin = if outcome.admin_created { ", admin created" } else { "" };
-                println!("{}: {:?}{admin}", outcome.slug, outcome.tenant);
+                out.say(&format!("{}: {:?}{admin}", outcome.slug, outcome.tenant));
             }
         }
         Command::Admin { command: AdminCommand::Create { email, password } } => {
             let conn = connect_migrated(&config).await?;
             match services::admins::ensure(&conn, &email, SecretString::from(password)).await? {
-                services::admins::Ensured::Created => println!("platform admin {email} created"),
+                services::admins::Ensured::Created => out.say(&format!("platform admin {email} created")),
                 services::admins::Ensured::Existed => {
-                    println!("platform admin {email} already exists; unchanged")
+                    out.say(&format!("platform admin {email} already exists; unchanged"))
                 }
             }
         }

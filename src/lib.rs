@@ -146,8 +146,11 @@ impl Application {
         let env = Env::new(runtime, config, tenants, members, tokens, login_limiter, role_check);
         schedule::spawn_scheduler(env.runtime().clone());
         env.hooks().run_init(&InitEvent { stage: InitStage::AppAfter, config: env.config() });
+        // Signals are the embedding program's to handle (`run_until_signalled`): actix's own
+        // handling drops in-flight requests on SIGINT.
         let server = HttpServer::new(move || http::app(env.clone()))
             .workers(workers.max(1))
+            .disable_signals()
             .shutdown_timeout(shutdown_timeout)
             .listen(listener)
             .map_err(bind)?
@@ -160,9 +163,43 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (up to
-    /// `TB_SHUTDOWN_TIMEOUT`).
+    /// Serves until the process ends or [`Application::run_until_signalled`]'s signal.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting connections and lets in-flight
+    /// requests finish (up to `TB_SHUTDOWN_TIMEOUT`): both signals drain.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, "stopping: in-flight requests may finish");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            },
+            _ => {
+                tracing::error!("cannot listen for SIGTERM/SIGINT; stop the process with SIGKILL");
+                std::future::pending().await
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }

@@ -21,6 +21,7 @@ tokio::task_local! {
 }
 
 /// Installs the global tracing subscriber (`TB_LOG`, `TB_LOG_FORMAT`). Call once, from `main`.
+/// In JSON mode a panic is logged as a JSON event too, so that every line of output is JSON.
 pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt().with_env_filter(filter).with_target(false);
@@ -28,6 +29,12 @@ pub fn init(filter: &str, format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+    if format == LogFormat::Json {
+        std::panic::set_hook(Box::new(|panic| {
+            let location = panic.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+            tracing::error!(panic = %panic.payload_as_str().unwrap_or("(no message)"), %location, "panicked");
+        }));
+    }
 }
 
 /// The id of the request being handled on this task, if any.

@@ -23,6 +23,7 @@ mod login_protection;
 mod openapi;
 mod platform_access;
 mod postgres_roles;
+mod process;
 mod resolution;
 mod roles;
 mod row_level_security;

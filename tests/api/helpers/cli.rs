@@ -2,8 +2,9 @@
 
 use std::{
     fs::File,
+    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 
@@ -111,6 +112,74 @@ impl Cli {
         })
         .await
         .expect("the runner thread")
+    }
+}
+
+/// `tenantbase serve` running as its own process, as operators run it.
+pub struct Served {
+    child: Child,
+    pub port: u16,
+    out_path: PathBuf,
+    err_path: PathBuf,
+}
+
+impl Cli {
+    /// Starts `tenantbase serve` on a free loopback port and waits until it answers.
+    pub async fn serve(&self) -> Served {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let mut command = self.command(&["serve"]);
+        let (out_path, err_path) = (self.workdir.path().join("serve.out"), self.workdir.path().join("serve.err"));
+        command.env("TB_BIND", format!("127.0.0.1:{port}"));
+        command.stdout(File::create(&out_path).expect("stdout file"));
+        command.stderr(File::create(&err_path).expect("stderr file"));
+        let child = command.spawn().expect("starting tenantbase serve");
+        let served = Served { child, port, out_path, err_path };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while client.get(served.url("/health/live")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "tenantbase serve did not start:\n{}",
+                served.output_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        served
+    }
+}
+
+impl Served {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Sends a signal (`INT`, `TERM`, `KILL`) to the server process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit status and output.
+    pub async fn wait(mut self, timeout: Duration) -> CliOutput {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for tenantbase") {
+                return CliOutput { status, stdout: read(&self.out_path), stderr: read(&self.err_path) };
+            }
+            assert!(started.elapsed() < timeout, "tenantbase did not exit within {timeout:?}:\n{}", self.output_text());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn output_text(&self) -> String {
+        format!("{}\n{}", read(&self.out_path), read(&self.err_path))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
