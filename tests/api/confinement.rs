@@ -41,7 +41,7 @@ async fn only_a_platform_schedule_job_gets_the_platform_handle() {
             let every_second: Cron = "* * * * * *".parse().unwrap();
             for (name, scope) in [("platform job", ScheduleScope::Platform), ("tenant job", ScheduleScope::PerTenant)] {
                 let seen = seen.clone();
-                hooks.schedule(name, every_second, scope, move |ctx| {
+                hooks.schedule(name, every_second.clone(), scope, move |ctx| {
                     let seen = seen.clone();
                     async move {
                         record(&seen, name, ctx.platform().is_some());
