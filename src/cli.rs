@@ -50,6 +50,11 @@ enum AdminCommand {
         #[arg(long, env = "TB_NEW_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Remove a platform admin and end their sessions (running servers refuse their tokens at once).
+    Remove {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// Parses the command line and runs it with these hooks; the process's exit code.
@@ -137,6 +142,13 @@ async fn execute(
                 let admin = if outcome.admin_created { ", admin created" } else { "" };
                 out.say(&format!("{}: {:?}{admin}", outcome.slug, outcome.tenant));
             }
+        }
+        Command::Admin { command: AdminCommand::Remove { email } } => {
+            let conn = connect_migrated(&config).await?;
+            if !services::admins::remove(&conn, &email).await? {
+                return Err(format!("no platform admin {email}").into());
+            }
+            out.say(&format!("platform admin {email} removed"));
         }
         Command::Admin { command: AdminCommand::Create { email, password } } => {
             let conn = connect_migrated(&config).await?;

@@ -10,6 +10,7 @@ mod m20261123_000002_users;
 mod m20261123_000003_sessions;
 pub mod m20261123_000004_collections;
 mod m20261123_000005_schedule_runs;
+mod m20261202_000006_session_epochs;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_sessions::Migration),
             Box::new(m20261123_000004_collections::Migration),
             Box::new(m20261123_000005_schedule_runs::Migration),
+            Box::new(m20261202_000006_session_epochs::Migration),
         ]
     }
 }

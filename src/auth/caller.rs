@@ -1,6 +1,6 @@
-//! Who is calling: the caller behind a verified access token. A tenant user must still be
-//! active, with sessions not ended since the token was issued, and acts with their current role
-//! (not the token's). The HTTP edge turns this into handler arguments (`http::extract`).
+//! Who is calling: the caller behind a verified access token. A tenant user or platform admin
+//! must still exist and be active, with sessions not ended since the token was issued, and acts
+//! with their current role (not the token's). The HTTP edge turns this into handler arguments (`http::extract`).
 
 use uuid::Uuid;
 
@@ -27,14 +27,13 @@ pub fn invalid_token() -> Error {
     Error::new(Code::InvalidToken, "The access token is invalid or expired.")
 }
 
-/// The caller a verified token speaks for, checked against the user's current state.
+/// The caller a verified token speaks for, checked against the account's current state: a
+/// tenant user or platform admin that still exists, is active and is at the token's session
+/// epoch, with their current role.
 pub async fn caller_for(claims: &Claims, members: &Members) -> Result<Caller, Error> {
-    let Some(tenant) = claims.tid else {
-        return Ok(Caller { id: claims.sub, tenant_id: None, role: claims.role });
-    };
-    match members.get(tenant, claims.sub).await? {
-        Some(member) if member.accepts_token_issued_at(claims.iat) => {
-            Ok(Caller { id: claims.sub, tenant_id: Some(tenant), role: member.role })
+    match members.get(claims.tid, claims.sub).await? {
+        Some(member) if member.accepts_token_of_epoch(claims.sep) => {
+            Ok(Caller { id: claims.sub, tenant_id: claims.tid, role: member.role })
         }
         _ => Err(invalid_token()),
     }

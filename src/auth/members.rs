@@ -1,38 +1,44 @@
-//! What each request must know about a tenant user beyond their token: still active, current
-//! role, and whether their sessions were ended after the token was issued. Cached per instance
-//! and dropped the moment the user changes, so a disabled user's token is refused on its next use.
+//! What each request must know about the caller beyond their token: the account still exists
+//! and is active, its current role, and its session epoch, which every token carries and which
+//! ends every earlier token when it moves on (disabled, new password or role: exact, however
+//! close in time). Cached per instance and dropped the moment the account changes, here and on
+//! every other instance, so a disabled user's or removed platform admin's token is refused on
+//! its next use.
+#![allow(clippy::disallowed_methods, reason = "platform_admins is a platform table")]
 
 use std::{sync::Arc, time::Duration};
 
-use sea_orm::ColumnTrait;
+use sea_orm::{ColumnTrait, EntityTrait};
 use uuid::Uuid;
 
 use super::Role;
 use crate::{
     cache::InvalidatingCache,
     db::{Change, Notice, PlatformDb},
-    entities::user,
+    entities::{platform_admin, user},
     error::Result,
 };
 
-/// A tenant user as request checks see them.
+/// Where platform admins' state (and sessions) are kept: a tenant id no tenant can have.
+pub const PLATFORM: Uuid = Uuid::nil();
+
+/// An account as request checks see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberState {
     pub role: Role,
     pub active: bool,
-    /// Tokens issued before this (unix seconds) are refused.
-    pub sessions_valid_after: Option<i64>,
+    /// The epoch a token must carry to speak for this account.
+    pub session_epoch: i64,
 }
 
 impl MemberState {
-    /// Whether an access token issued at `issued_at` (unix seconds) still speaks for this user.
-    pub fn accepts_token_issued_at(&self, issued_at: u64) -> bool {
-        self.active
-            && self.sessions_valid_after.is_none_or(|after| i64::try_from(issued_at).is_ok_and(|iat| iat >= after))
+    /// Whether an access token issued at session epoch `epoch` still speaks for this account.
+    pub fn accepts_token_of_epoch(&self, epoch: u64) -> bool {
+        self.active && i64::try_from(epoch).is_ok_and(|epoch| epoch == self.session_epoch)
     }
 }
 
-/// Members by `(tenant_id, user_id)`.
+/// Accounts by `(tenant_id, user_id)`; platform admins under [`PLATFORM`].
 pub type MemberCache = InvalidatingCache<(Uuid, Uuid), MemberState>;
 
 pub fn member_cache(capacity: u64) -> MemberCache {
@@ -71,21 +77,31 @@ impl Members {
         Members { db, cache }
     }
 
-    /// The state of user `user_id` of `tenant_id`; `None` when the user no longer exists.
-    pub async fn get(&self, tenant_id: Uuid, user_id: Uuid) -> Result<Option<Arc<MemberState>>> {
-        self.cache.get_or_load((tenant_id, user_id), || load(&self.db, tenant_id, user_id)).await
+    /// The state of user `user_id` of `tenant_id` (of platform admin `user_id` with `None`);
+    /// `None` when the account no longer exists.
+    pub async fn get(&self, tenant_id: Option<Uuid>, user_id: Uuid) -> Result<Option<Arc<MemberState>>> {
+        let key = (tenant_id.unwrap_or(PLATFORM), user_id);
+        self.cache.get_or_load(key, || load(&self.db, tenant_id, user_id)).await
     }
 }
 
-/// Reads what request checks need about a user from the tenant's users.
-async fn load(db: &PlatformDb, tenant_id: Uuid, user_id: Uuid) -> Result<Option<MemberState>> {
+/// Reads what request checks need about a tenant's user, or a platform admin.
+async fn load(db: &PlatformDb, tenant_id: Option<Uuid>, user_id: Uuid) -> Result<Option<MemberState>> {
+    let Some(tenant_id) = tenant_id else {
+        let admin = platform_admin::Entity::find_by_id(user_id).one(db.platform_conn()).await?;
+        return Ok(admin.map(|a| MemberState {
+            role: Role::PlatformAdmin,
+            active: true,
+            session_epoch: a.session_epoch,
+        }));
+    };
     let txn = db.tenant(tenant_id).read().await?;
     let row = txn.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(&txn).await?;
     txn.commit().await?;
     Ok(row.map(|u| MemberState {
         role: Role::parse_tenant_role(&u.role).unwrap_or(Role::Viewer),
         active: u.status == "active",
-        sessions_valid_after: u.sessions_valid_after.map(|t| t.timestamp()),
+        session_epoch: u.session_epoch,
     }))
 }
 
@@ -94,11 +110,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_from_before_the_sessions_ended_are_refused() {
-        let member = MemberState { role: Role::Editor, active: true, sessions_valid_after: Some(100) };
-        assert!(!member.accepts_token_issued_at(99));
-        assert!(member.accepts_token_issued_at(100));
+    fn tokens_of_another_epoch_are_refused() {
+        let member = MemberState { role: Role::Editor, active: true, session_epoch: 3 };
+        assert!(!member.accepts_token_of_epoch(2));
+        assert!(member.accepts_token_of_epoch(3));
+        assert!(!member.accepts_token_of_epoch(4));
         let disabled = MemberState { active: false, ..member };
-        assert!(!disabled.accepts_token_issued_at(200));
+        assert!(!disabled.accepts_token_of_epoch(3));
     }
 }

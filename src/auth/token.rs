@@ -28,6 +28,10 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tid: Option<Uuid>,
     pub role: Role,
+    /// The session epoch of the user when the token was issued; a token whose epoch is not the
+    /// user's current one is refused (see `auth::members`).
+    #[serde(default)]
+    pub sep: u64,
     pub iat: u64,
     pub nbf: u64,
     pub exp: u64,
@@ -112,13 +116,15 @@ impl TokenKeys {
         self.ttl
     }
 
-    /// Issues an access token for a user of `tenant` (or a platform admin when `None`).
-    pub fn issue(&self, subject: Uuid, tenant: Option<Uuid>, role: Role) -> Result<String, TokenError> {
+    /// Issues an access token for a user of `tenant` (or a platform admin when `None`) at their
+    /// current session epoch.
+    pub fn issue(&self, subject: Uuid, tenant: Option<Uuid>, role: Role, epoch: u64) -> Result<String, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: subject,
             tid: tenant,
             role,
+            sep: epoch,
             iat: now,
             nbf: now,
             exp: now + self.ttl.as_secs(),
@@ -227,7 +233,7 @@ mod tests {
     fn signs_and_verifies_with_the_crypto_backend() {
         let keys = keys();
         let (user, tenant) = (Uuid::now_v7(), Uuid::now_v7());
-        let token = keys.issue(user, Some(tenant), Role::Editor).unwrap();
+        let token = keys.issue(user, Some(tenant), Role::Editor, 0).unwrap();
         let claims = keys.verify(&token).unwrap();
         assert_eq!((claims.sub, claims.tid, claims.role), (user, Some(tenant), Role::Editor));
         assert_eq!(claims.aud, AUDIENCE);
@@ -235,7 +241,7 @@ mod tests {
 
     #[test]
     fn refuses_other_keys_issuers_and_tampering() {
-        let token = keys().issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
+        let token = keys().issue(Uuid::now_v7(), None, Role::PlatformAdmin, 0).unwrap();
         let other_key = TokenKeys::new(&SecretString::from("x".repeat(32)), &[], "tenantbase", Duration::from_secs(60));
         assert!(other_key.verify(&token).is_err());
         let other_issuer = TokenKeys::new(&SecretString::from("k".repeat(32)), &[], "other", Duration::from_secs(60));
@@ -248,7 +254,7 @@ mod tests {
     #[test]
     fn a_remembered_token_is_refused_once_it_expires() {
         let keys = TokenKeys::new(&SecretString::from("k".repeat(32)), &[], "tenantbase", Duration::from_secs(0));
-        let token = keys.issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
+        let token = keys.issue(Uuid::now_v7(), None, Role::PlatformAdmin, 0).unwrap();
         assert!(keys.verify(&token).is_ok());
         std::thread::sleep(Duration::from_secs(LEEWAY_SECONDS + 1));
         assert!(keys.verify(&token).is_err());
@@ -260,17 +266,17 @@ mod tests {
         let before = TokenKeys::new(&old, &[], "tenantbase", Duration::from_secs(60));
         let rotated = TokenKeys::new(&new, std::slice::from_ref(&old), "tenantbase", Duration::from_secs(60));
         let after = TokenKeys::new(&new, &[], "tenantbase", Duration::from_secs(60));
-        let old_token = before.issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
+        let old_token = before.issue(Uuid::now_v7(), None, Role::PlatformAdmin, 0).unwrap();
         assert!(rotated.verify(&old_token).is_ok());
         assert!(after.verify(&old_token).is_err());
-        let new_token = rotated.issue(Uuid::now_v7(), None, Role::PlatformAdmin).unwrap();
+        let new_token = rotated.issue(Uuid::now_v7(), None, Role::PlatformAdmin, 0).unwrap();
         assert!(after.verify(&new_token).is_ok());
         assert!(before.verify(&new_token).is_err());
     }
 
     #[test]
     fn a_tenant_role_without_a_tenant_is_refused() {
-        let token = keys().issue(Uuid::now_v7(), None, Role::Admin).unwrap();
+        let token = keys().issue(Uuid::now_v7(), None, Role::Admin, 0).unwrap();
         assert!(matches!(keys().verify(&token), Err(TokenError::Inconsistent)));
     }
 }

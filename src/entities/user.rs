@@ -17,9 +17,9 @@ pub struct Model {
     pub status: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
-    /// Access tokens issued before this instant are refused (set when the user is disabled or
-    /// their password or role changes).
-    pub sessions_valid_after: Option<DateTimeUtc>,
+    /// Carried by every access token; bumped when the user's sessions end (disabled, or a new
+    /// password or role), which refuses every token issued before.
+    pub session_epoch: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

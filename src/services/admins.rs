@@ -8,9 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::{
-    auth::password,
-    db::PlatformDb,
-    entities::platform_admin,
+    auth::{members::PLATFORM, password},
+    db::{Change, PlatformDb},
+    entities::{platform_admin, session},
     error::Result,
     input::{Checks, normalize_email},
 };
@@ -42,10 +42,25 @@ pub async fn ensure(db: &PlatformDb, email: &str, password: SecretString) -> Res
         name: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        session_epoch: Set(0),
     }
     .insert(db.platform_conn())
     .await?;
     Ok(Ensured::Created)
+}
+
+/// Removes the platform admin with this email and ends their sessions; every instance refuses
+/// their tokens from the next request on. `false` when there is no such admin.
+#[tracing::instrument(skip(db))]
+pub async fn remove(db: &PlatformDb, email: &str) -> Result<bool> {
+    let email = email.trim().to_lowercase();
+    let txn = db.tenant(PLATFORM).begin().await?;
+    let Some(admin) = find_by_email(txn.platform_conn(), &email).await? else { return Ok(false) };
+    txn.delete_many::<session::Entity>().filter(session::Column::UserId.eq(admin.id)).exec(&txn).await?;
+    platform_admin::Entity::delete_by_id(admin.id).exec(txn.platform_conn()).await?;
+    txn.announce(Change::Member { tenant: PLATFORM, user: admin.id }).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// The platform admin with this (normalised) email.

@@ -7,7 +7,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Env, admins, sessions, sessions::TokenResponse};
+use super::{
+    Env, admins, sessions,
+    sessions::{Account, TokenResponse},
+};
 use crate::{
     auth::{Caller, Role, password, session::SessionScope},
     entities::user,
@@ -69,26 +72,30 @@ pub async fn login(
             let found = unit.finish(outcome, "auth.login", None).await?;
             let account = found
                 .filter(|u| u.status == "active")
-                .and_then(|u| Role::parse_tenant_role(&u.role).map(|role| (u.id, role, u.password_hash)));
+                .and_then(|u| Account::of_user(&u).map(|account| (account, u.password_hash)));
             (account, SessionScope::Tenant(tenant.id))
         }
         None => {
             let found = admins::find_by_email(env.db().platform_conn(), &email).await?;
-            (found.map(|a| (a.id, Role::PlatformAdmin, a.password_hash)), SessionScope::Platform)
+            let account = found.map(|a| {
+                (Account { id: a.id, role: Role::PlatformAdmin, session_epoch: a.session_epoch }, a.password_hash)
+            });
+            (account, SessionScope::Platform)
         }
     };
-    let (id, hash) = match account {
-        Some((id, role, hash)) => (Some((id, role)), Some(hash)),
+    let (account, hash) = match account {
+        Some((account, hash)) => (Some(account), Some(hash)),
         None => (None, None),
     };
     let verified = password::verify(credentials.password, hash).await?;
-    let Some((id, role)) = id.filter(|_| verified) else {
+    let Some(account) = account.filter(|_| verified) else {
         tracing::info!("login refused");
         return Err(invalid_credentials());
     };
-    let tokens = sessions::open(env, scope, id, role).await?;
+    let tokens = sessions::open(env, scope, account).await?;
+    let id = account.id;
     tracing::info!(user = %id, "logged in");
-    let caller = Caller { id, tenant_id: tenant.map(|t| t.id), role };
+    let caller = Caller { id, tenant_id: tenant.map(|t| t.id), role: account.role };
     hooks::announce(env.runtime(), tenant, Some(&caller), "auth.login", || json!({"user": id}));
     Ok(tokens)
 }

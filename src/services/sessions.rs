@@ -34,7 +34,7 @@ pub struct TokenResponse {
 }
 
 /// Platform admins' sessions live under this tenant id, which no tenant can have.
-pub const PLATFORM_SESSIONS: Uuid = Uuid::nil();
+pub const PLATFORM_SESSIONS: Uuid = crate::auth::members::PLATFORM;
 
 fn scope_db(env: &Env, scope: SessionScope) -> TenantDb {
     match scope {
@@ -71,26 +71,36 @@ async fn insert(txn: &TenantTxn, scope: SessionScope, family_id: Uuid, user_id: 
     Ok(refresh.token)
 }
 
-/// Opens a session for a verified account and issues its first token pair.
-pub async fn open(env: &Env, scope: SessionScope, user_id: Uuid, role: Role) -> Result<TokenResponse> {
-    let txn = scope_db(env, scope).begin().await?;
-    let refresh_token = start(&txn, scope, user_id, env.config().refresh_token_ttl).await?;
-    txn.commit().await?;
-    token_pair(env, scope, user_id, role, refresh_token)
+/// Who a session is for: a tenant user or platform admin, their role, and their session epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Account {
+    pub id: Uuid,
+    pub role: Role,
+    pub session_epoch: i64,
 }
 
-fn token_pair(
-    env: &Env,
-    scope: SessionScope,
-    user_id: Uuid,
-    role: Role,
-    refresh_token: String,
-) -> Result<TokenResponse> {
+impl Account {
+    pub(crate) fn of_user(row: &user::Model) -> Option<Account> {
+        let role = Role::parse_tenant_role(&row.role)?;
+        Some(Account { id: row.id, role, session_epoch: row.session_epoch })
+    }
+}
+
+/// Opens a session for a verified account and issues its first token pair.
+pub async fn open(env: &Env, scope: SessionScope, account: Account) -> Result<TokenResponse> {
+    let txn = scope_db(env, scope).begin().await?;
+    let refresh_token = start(&txn, scope, account.id, env.config().refresh_token_ttl).await?;
+    txn.commit().await?;
+    token_pair(env, scope, account, refresh_token)
+}
+
+fn token_pair(env: &Env, scope: SessionScope, account: Account, refresh_token: String) -> Result<TokenResponse> {
     let tenant = match scope {
         SessionScope::Tenant(id) => Some(id),
         SessionScope::Platform => None,
     };
-    let access_token = env.tokens().issue(user_id, tenant, role).map_err(Error::internal)?;
+    let epoch = u64::try_from(account.session_epoch).map_err(Error::internal)?;
+    let access_token = env.tokens().issue(account.id, tenant, account.role, epoch).map_err(Error::internal)?;
     Ok(TokenResponse { access_token, refresh_token, token_type: "Bearer", expires_in: env.tokens().ttl().as_secs() })
 }
 
@@ -136,26 +146,28 @@ pub async fn refresh(
     if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
         return Err(invalid_refresh_token());
     }
-    let role = match scope {
-        SessionScope::Tenant(_) => txn
-            .find::<user::Entity>()
-            .filter(user::Column::Id.eq(row.user_id))
-            .filter(user::Column::Status.eq("active"))
-            .one(&txn)
-            .await?
-            .and_then(|u| Role::parse_tenant_role(&u.role)),
-        SessionScope::Platform => {
-            admins::find_by_id(txn.platform_conn(), row.user_id).await?.map(|_| Role::PlatformAdmin)
+    let account =
+        match scope {
+            SessionScope::Tenant(_) => txn
+                .find::<user::Entity>()
+                .filter(user::Column::Id.eq(row.user_id))
+                .filter(user::Column::Status.eq("active"))
+                .one(&txn)
+                .await?
+                .as_ref()
+                .and_then(Account::of_user),
+            SessionScope::Platform => admins::find_by_id(txn.platform_conn(), row.user_id)
+                .await?
+                .map(|admin| Account { id: admin.id, role: Role::PlatformAdmin, session_epoch: admin.session_epoch }),
         }
-    }
-    .ok_or_else(invalid_refresh_token)?;
+        .ok_or_else(invalid_refresh_token)?;
 
     let mut spent: session::ActiveModel = row.clone().into();
     spent.spent_at = Set(Some(Utc::now()));
     txn.update(spent).await?;
     let refresh_token = insert(&txn, scope, row.family_id, row.user_id, env.config().refresh_token_ttl).await?;
     txn.commit().await?;
-    token_pair(env, scope, row.user_id, role, refresh_token)
+    token_pair(env, scope, account, refresh_token)
 }
 
 /// A refresh token presented on a tenant's host or header must belong to that tenant, and a

@@ -153,7 +153,7 @@ pub(crate) async fn insert_user(
         status: Set(UserStatus::Active.as_str().into()),
         created_at: Set(now),
         updated_at: Set(now),
-        sessions_valid_after: Set(None),
+        session_epoch: Set(0),
     };
     txn.insert(row).await.map_err(on_unique_email)
 }
@@ -305,6 +305,7 @@ async fn update_in(ctx: &Ctx<'_>, id: Uuid, patch: UserPatch) -> Result<UserView
         || role.is_some_and(|r| r.as_str() != row.role)
         || (status == Some(UserStatus::Disabled) && row.status != UserStatus::Disabled.as_str());
 
+    let epoch = row.session_epoch;
     let mut active: user::ActiveModel = row.into();
     if let Some(email) = email {
         active.email = Set(email);
@@ -324,7 +325,8 @@ async fn update_in(ctx: &Ctx<'_>, id: Uuid, patch: UserPatch) -> Result<UserView
     let now = Utc::now();
     active.updated_at = Set(now);
     if ends_sessions {
-        active.sessions_valid_after = Set(Some(now));
+        // Every token carries the epoch it was issued at: moving on refuses all earlier ones.
+        active.session_epoch = Set(epoch + 1);
         sessions::revoke_user(txn, id).await?;
     }
     let row = txn.update(active).await.map_err(on_unique_email)?;

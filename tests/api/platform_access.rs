@@ -1,9 +1,15 @@
-//! Every platform route refuses anyone but a platform admin.
+//! Every platform route refuses anyone but a platform admin, and a platform admin only while they
+//! exist.
+
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{RequestExt, Tenant, TestApp, assert_problem, json_body, spawn_app, tenant_from};
+use crate::helpers::{
+    PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD, RequestExt, Tenant, TestApp, assert_problem, cli::Cli, eventually,
+    json_body, spawn_app, tenant_from,
+};
 
 /// Every `/api/tenants...` route of API.md, aimed at `target`, with a body that would be
 /// accepted from a platform admin.
@@ -88,4 +94,29 @@ async fn a_platform_admin_is_allowed_on_every_platform_route() {
         let status = response.status();
         assert!(status.is_success(), "{} {}: {status} {}", route.0, route.1, response.text().await.unwrap());
     }
+}
+
+#[tokio::test]
+async fn a_removed_platform_admins_token_and_refresh_token_are_refused_on_their_next_use() {
+    let app = spawn_app().await;
+    let pair = app.login_pair(None, PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD).await;
+    let list = |token: String| {
+        let request = app.get("/api/tenants").bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(list(pair.access_token.clone()).await.status(), StatusCode::OK);
+
+    let cli = Cli::new(app.database.as_ref().unwrap());
+    cli.run(&["admin", "remove", "--email", PLATFORM_ADMIN_EMAIL]).await.assert_success();
+
+    // The running server hears of the removal through the database (NOTIFY), within moments.
+    eventually(Duration::from_secs(5), "the removed admin's token to be refused", || {
+        let response = list(pair.access_token.clone());
+        async move { (response.await.status() == StatusCode::UNAUTHORIZED).then_some(()) }
+    })
+    .await;
+    assert_problem(list(pair.access_token.clone()).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_problem(app.refresh(None, &pair.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let login = app.login(None, PLATFORM_ADMIN_EMAIL, PLATFORM_ADMIN_PASSWORD).await;
+    assert_problem(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }

@@ -371,3 +371,38 @@ async fn a_deleted_users_access_token_and_refresh_token_are_refused() {
     let refresh = app.refresh(Some("acme"), &viewer.tokens.refresh_token).await;
     assert_problem(refresh, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn a_token_issued_just_before_a_password_change_is_refused_and_one_issued_just_after_works() {
+    let app = spawn_app().await;
+    for round in 0..5 {
+        let (acme, viewer) = if round == 0 {
+            acme_with_viewer(&app).await
+        } else {
+            let acme = app.tenant_admin(&format!("acme{round}")).await;
+            let viewer = app.member(&acme, "viewer").await;
+            (acme, viewer)
+        };
+        let slug = acme.slug().to_string();
+        // No waiting: the change lands within milliseconds of the token, usually in its second.
+        let new_password = format!("A-Brand-New-Pass-338{round}");
+        app.users(&acme).patched(viewer.user.id, &json!({"password": new_password})).await;
+
+        assert_access_refused(&app, &slug, viewer.token()).await;
+        let pair = app.login_pair(Some(&slug), &viewer.email, &new_password).await;
+        assert_access_works(&app, &slug, &pair.access_token, &viewer.email).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_issued_just_before_a_role_change_is_refused() {
+    let app = spawn_app().await;
+    let (acme, viewer) = acme_with_viewer(&app).await;
+
+    app.users(&acme).patched(viewer.user.id, &json!({"role": "editor"})).await;
+
+    assert_access_refused(&app, "acme", viewer.token()).await;
+    let pair = app.login_pair(Some("acme"), &viewer.email, MEMBER_PASSWORD).await;
+    assert_eq!(decode_claims(&pair.access_token)["role"], "editor");
+    assert_access_works(&app, "acme", &pair.access_token, &viewer.email).await;
+}

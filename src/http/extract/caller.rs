@@ -2,12 +2,7 @@
 //! `PlatformAdmin` for platform routes, `TenantCaller<P>` for tenant routes with policy `P`,
 //! `TenantContext<P>` for the custom routes of extensions.
 
-use std::{
-    future::{Ready, ready},
-    marker::PhantomData,
-    ops::Deref,
-    sync::Arc,
-};
+use std::{marker::PhantomData, ops::Deref, sync::Arc};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 use futures_util::future::LocalBoxFuture;
@@ -62,22 +57,24 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// A platform admin, for platform routes; anyone else authenticated gets 403.
+/// A platform admin, for platform routes; anyone else authenticated gets 403. The admin must
+/// still exist at the token's session epoch, like any caller.
 pub struct PlatformAdmin(pub Caller);
 
 impl FromRequest for PlatformAdmin {
     type Error = Error;
-    type Future = Ready<Result<Self, Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Platform admins have no per-user state to check; anyone else is refused outright.
-        let result = claims(req).and_then(|c| match c.role {
-            Role::PlatformAdmin if c.tid.is_none() => {
-                Ok(PlatformAdmin(Caller { id: c.sub, tenant_id: None, role: c.role }))
+        let req = req.clone();
+        Box::pin(async move {
+            // A tenant user is refused without a lookup; a platform admin is checked.
+            let claims = claims(&req)?;
+            if claims.role != Role::PlatformAdmin || claims.tid.is_some() {
+                return Err(forbidden());
             }
-            _ => Err(forbidden()),
-        });
-        ready(result)
+            authenticate(&req).await.map(PlatformAdmin)
+        })
     }
 }
 
