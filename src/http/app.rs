@@ -60,6 +60,7 @@ pub fn app(
         .wrap(from_fn(middleware::resolve_tenant))
         .wrap(from_fn(middleware::require_utf8_query))
         .wrap(from_fn(middleware::request_context))
+        .wrap(from_fn(middleware::normalize_path))
 }
 
 /// Unknown path: 404. Known path, other method: 405.

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod collections;
 mod confinement;
+mod encoded_paths;
 mod errors;
 mod example_extension;
 mod health;
