@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{RequestExt, TestApp, json_body, spawn_app, tenant_host};
+use crate::helpers::{RequestExt, json_body, spawn_app, tenant_host};
 
 /// `path` with every unreserved character of every segment percent-encoded (`/api` → `/%61%70%69`).
 fn encode_all(path: &str) -> String {
