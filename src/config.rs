@@ -20,6 +20,7 @@ const KNOWN_VARS: &[&str] = &[
     "TB_REFRESH_TOKEN_TTL",
     "TB_LOGIN_ATTEMPTS_PER_IP",
     "TB_LOGIN_ATTEMPTS_PER_ACCOUNT",
+    "TB_LOGIN_ATTEMPTS_PER_IP_ALL_TENANTS",
     "TB_JWT_ISSUER",
     "TB_ACCESS_TOKEN_TTL",
     "TB_ADMIN_EMAIL",
@@ -88,6 +89,9 @@ pub struct Config {
     /// `TB_LOGIN_ATTEMPTS_PER_IP`: login and refresh attempts per client IP and tenant per minute
     /// (also the burst). Default 30.
     pub login_attempts_per_ip: u32,
+    /// `TB_LOGIN_ATTEMPTS_PER_IP_ALL_TENANTS`: login and refresh attempts per client IP per
+    /// minute across every tenant, so cycling `X-Tenant-ID` earns no more. Default 100.
+    pub login_attempts_per_ip_all_tenants: u32,
     /// `TB_LOGIN_ATTEMPTS_PER_ACCOUNT`: login attempts per account per minute. Default 10.
     pub login_attempts_per_account: u32,
     /// `TB_ADMIN_EMAIL`: with `admin_password`, `serve` ensures this platform admin exists.
@@ -189,6 +193,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(parse_number(&get, "TB_REFRESH_TOKEN_TTL", 30 * 24 * 3600)?),
             login_attempts_per_ip: parse_number(&get, "TB_LOGIN_ATTEMPTS_PER_IP", 30)?.max(1),
             login_attempts_per_account: parse_number(&get, "TB_LOGIN_ATTEMPTS_PER_ACCOUNT", 10)?.max(1),
+            login_attempts_per_ip_all_tenants: parse_number(&get, "TB_LOGIN_ATTEMPTS_PER_IP_ALL_TENANTS", 100)?.max(1),
             access_token_ttl: Duration::from_secs(parse_number(&get, "TB_ACCESS_TOKEN_TTL", 900)?),
             admin_email,
             admin_password,

@@ -38,7 +38,7 @@ use crate::{
     },
     db::{ChangeFeed, DbError, PlatformDb, notify, roles},
     hooks::{Hooks, InitEvent, InitStage, Runtime, schedule},
-    limits::LoginLimiter,
+    limits::{LoginLimiter, LoginLimits},
     schema::SchemaCache,
     services::{Env, admins, items::ItemService, tenants},
     tenancy::{TenantDirectory, tenant_cache},
@@ -139,7 +139,11 @@ impl Application {
         let port = listener.local_addr().map_err(bind)?.port();
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let shutdown_timeout = config.shutdown_timeout.as_secs();
-        let login_limiter = LoginLimiter::start(config.login_attempts_per_ip, config.login_attempts_per_account);
+        let login_limiter = LoginLimiter::start(LoginLimits {
+            per_ip: config.login_attempts_per_ip,
+            per_ip_all_tenants: config.login_attempts_per_ip_all_tenants,
+            per_account: config.login_attempts_per_account,
+        });
         let tenants = TenantDirectory::new(db.clone(), tenant_cache, &config.base_domain);
         let members = Members::new(db.clone(), member_cache);
         let runtime = Runtime::new(hooks, db, schemas, ItemService);

@@ -16,6 +16,7 @@ use crate::{
     entities::user,
     error::{Code, Error, Result},
     hooks::{self, Ctx, Unit},
+    input::normalize_email,
     tenancy::Tenant,
 };
 
@@ -57,14 +58,14 @@ pub async fn login(
     client: Option<IpAddr>,
     credentials: Credentials,
 ) -> Result<TokenResponse> {
-    let email = credentials.email.trim().to_lowercase();
-    env.login_limiter().check(tenant.map(|t| t.id), client, Some(&email))?;
-    if email.len() > 254
-        || email.chars().any(char::is_control)
-        || credentials.password.expose_secret().len() > password::MAX_BYTES
-    {
+    let tenant_id = tenant.map(|t| t.id);
+    env.login_limiter().check_client(tenant_id, client)?;
+    // Checked before the email becomes a limiter key, so no input makes a key of its own size.
+    let Ok(email) = normalize_email("email", &credentials.email) else { return Err(invalid_credentials()) };
+    if credentials.password.expose_secret().len() > password::MAX_BYTES {
         return Err(invalid_credentials());
     }
+    env.login_limiter().check_account(tenant_id, &email)?;
     let (account, scope) = match tenant {
         Some(tenant) => {
             let unit = Unit::begin(env.runtime(), tenant, None, 0, false).await?;

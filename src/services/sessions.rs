@@ -124,7 +124,7 @@ pub async fn refresh(
         },
         SessionScope::Platform => None,
     };
-    env.login_limiter().check(tenant_id, client, None)?;
+    env.login_limiter().check_client(tenant_id, client)?;
 
     let txn = scope_db(env, scope).begin().await?;
     let row = txn

@@ -1,5 +1,6 @@
 //! Login protection (SECURITY.md items 16 and 17): one answer for every failed login, similar
-//! timing, and login and refresh attempts limited per account and per client IP, per tenant.
+//! timing, and login and refresh attempts limited per account, per client IP and tenant, and per
+//! client IP across all tenants.
 
 use std::time::{Duration, Instant};
 
@@ -205,4 +206,41 @@ async fn refresh_attempts_from_one_ip_are_limited() {
     assert_limited(limited).await;
     // The limit is on the IP, whatever the token: a valid one is held back too.
     assert_limited(app.refresh(None, &login.refresh_token).await).await;
+}
+
+#[tokio::test]
+async fn one_ip_cycling_tenants_by_header_is_cut_off_by_its_budget_across_tenants() {
+    const ALL_TENANTS: usize = 12;
+    let app = TestApp::builder().var("TB_LOGIN_ATTEMPTS_PER_IP_ALL_TENANTS", ALL_TENANTS.to_string()).spawn().await;
+    let slugs = ["t0", "t1", "t2", "t3"];
+    for slug in slugs {
+        app.create_tenant(slug).await;
+    }
+
+    // Each tenant sees only a few attempts, far under its per-IP budget of 30. The platform
+    // admin's login that created the tenants counted against the same total.
+    let started = Instant::now();
+    let app = &app;
+    let limited = exhaust_ip_limit(started, ALL_TENANTS - 1, |i| async move {
+        app.login_by_header(slugs[i % slugs.len()], &format!("nobody{i}@x.test"), "Not-The-Password-1").await
+    })
+    .await;
+
+    assert_limited(limited).await;
+    // Whichever tenant it names next, the IP is held back.
+    for slug in slugs {
+        assert_limited(app.login_by_header(slug, "nobody@x.test", "Not-The-Password-1").await).await;
+    }
+}
+
+#[tokio::test]
+async fn a_huge_email_is_refused_like_any_wrong_one() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let huge = format!("{}@acme.test", "a".repeat(500_000));
+
+    for _ in 0..3 {
+        let response = app.login(Some("acme"), &huge, "Not-The-Password-1").await;
+        comparable(response).await;
+    }
 }
