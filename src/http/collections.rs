@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde_json::Value;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
-use super::{Data, List, created};
+use super::{Data, List, PageQuery, created};
 use crate::{
     auth::roles::{Admin, Member},
     error::{Error, Problem},
@@ -29,12 +29,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// The tenant's collections, by name.
 #[utoipa::path(
-    tag = "collections", security(("bearer" = [])),
-    responses((status = 200, body = List<CollectionView>), (status = 401, body = Problem, content_type = "application/problem+json"))
+    tag = "collections", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = List<CollectionView>), (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("")]
-async fn list(caller: TenantCaller<Member>, env: Env) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::Ok().json(List::new(collections::list(&env, caller.tenant.id).await?, None)))
+async fn list(caller: TenantCaller<Member>, env: Env, query: web::Query<PageQuery>) -> Result<HttpResponse, Error> {
+    let (collections, total) = collections::list(&env, caller.tenant.id, query.page()?).await?;
+    Ok(HttpResponse::Ok().json(List::new(collections, total)))
 }
 
 /// Define a collection (tenant admins).

@@ -19,4 +19,4 @@ mod users;
 
 pub use app::app;
 pub(crate) use response::created;
-pub use response::{Data, List, ListMeta};
+pub use response::{Data, List, ListMeta, PageQuery};

@@ -1,18 +1,17 @@
 //! `/api/users…`: tenant users, managed by tenant admins; `/api/users/me` for anyone.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use serde::Deserialize;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 use uuid::Uuid;
 
-use super::{Data, List, created};
+use super::{Data, List, PageQuery, created};
 use crate::{
     auth::roles::Admin,
     error::{Code, Error, Problem},
     http::extract::OptionalTenant,
     http::extract::{Authenticated, TenantCaller},
     services::{
-        Env, Page,
+        Env,
         users::{self, Me, NewUser, UserPatch, UserView},
     },
 };
@@ -21,17 +20,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         scope("/api/users").service(me).service(list).service(create).service(read).service(update).service(remove),
     );
-}
-
-/// Query of `GET /api/users`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// 0-1000, default 100.
-    limit: Option<i64>,
-    offset: Option<i64>,
-    /// `total_count` adds `meta.total_count`.
-    meta: Option<String>,
 }
 
 /// A user id from the path; anything that is not a uuid names no user.
@@ -56,12 +44,12 @@ async fn me(
 
 /// List the tenant's users.
 #[utoipa::path(
-    tag = "users", security(("bearer" = [])), params(ListQuery),
+    tag = "users", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = List<UserView>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("")]
-async fn list(caller: TenantCaller<Admin>, env: Env, query: web::Query<ListQuery>) -> Result<HttpResponse, Error> {
-    let page = Page::new(query.limit, query.offset, query.meta.as_deref())?;
+async fn list(caller: TenantCaller<Admin>, env: Env, query: web::Query<PageQuery>) -> Result<HttpResponse, Error> {
+    let page = query.page()?;
     let (users, total) = users::list(&env, caller.tenant.id, page).await?;
     Ok(HttpResponse::Ok().json(List::new(users, total)))
 }

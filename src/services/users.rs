@@ -28,6 +28,8 @@ pub struct UserView {
     pub id: Uuid,
     pub email: String,
     pub name: Option<String>,
+    /// `admin`, `editor` or `viewer`.
+    #[schema(value_type = TenantRole)]
     pub role: Role,
     pub status: UserStatus,
     pub created_at: DateTime<Utc>,
@@ -41,14 +43,40 @@ pub struct PlatformAdminView {
     pub email: String,
     pub name: Option<String>,
     /// Always `platform_admin`.
+    #[schema(value_type = PlatformRole)]
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// The caller of `GET /api/users/me`.
+/// The role of a tenant user, as the schema of [`UserView`] names it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "a schema only: the value is a `Role`")]
+enum TenantRole {
+    Admin,
+    Editor,
+    Viewer,
+}
+
+/// The role of a platform admin, as the schema of [`PlatformAdminView`] names it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "a schema only: the value is `Role::PlatformAdmin`")]
+enum PlatformRole {
+    PlatformAdmin,
+}
+
+/// The caller of `GET /api/users/me`: a tenant user or a platform admin, told apart by `role`
+/// (`platform_admin`, or one of the tenant roles).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(discriminator(property_name = "role", mapping(
+    ("admin" = "#/components/schemas/UserView"),
+    ("editor" = "#/components/schemas/UserView"),
+    ("viewer" = "#/components/schemas/UserView"),
+    ("platform_admin" = "#/components/schemas/PlatformAdminView")
+)))]
 pub enum Me {
     User(UserView),
     PlatformAdmin(PlatformAdminView),

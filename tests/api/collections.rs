@@ -2,7 +2,7 @@
 //! reading, extending, dropping fields and dropping collections, and the validation of definitions.
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -197,6 +197,29 @@ async fn a_created_collection_is_fetched_by_name_and_listed_ordered_by_name() {
     assert_eq!(names_of(&listed), ["articles", "mango", "zebra"]);
     let listed_articles = listed["data"].as_array().unwrap().iter().find(|c| c["name"] == "articles").unwrap();
     assert_eq!(listed_articles, &created[1]);
+}
+
+#[tokio::test]
+async fn collections_are_paged_like_every_list_with_limit_offset_and_total_count() {
+    let app = spawn_app().await;
+    let acme = app.tenant_admin("acme").await;
+    for name in ["a1", "a2", "a3", "a4", "a5"] {
+        app.data(&acme).collection(&json!({"name": name, "fields": [{"name": "title", "type": "string"}]})).await;
+    }
+    let page = |query: &'static str| {
+        let request = app.data(&acme).request(Method::GET, &format!("/api/collections?{query}"));
+        async move { request.send().await.unwrap() }
+    };
+
+    let second = json_body(page("limit=2&offset=2&meta=total_count").await, StatusCode::OK).await;
+    assert_eq!(names_of(&second), ["a3", "a4"]);
+    assert_eq!(second["meta"], json!({"total_count": 5}));
+    let plain = json_body(page("limit=2").await, StatusCode::OK).await;
+    assert_eq!(names_of(&plain), ["a1", "a2"]);
+    assert!(plain.get("meta").is_none(), "meta only when asked: {plain}");
+    for bad in ["limit=1001", "limit=-1", "offset=-1", "meta=everything"] {
+        assert_problem(page(bad).await, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
 }
 
 #[tokio::test]

@@ -174,3 +174,43 @@ async fn docs_serve_an_html_viewer() {
     let html = response.text().await.unwrap().to_lowercase();
     assert!(html.contains("<html"), "{html}");
 }
+
+/// The `enum` of a schema's `role` property, following a `$ref`.
+fn role_values(document: &Value, schema: &Value) -> Vec<String> {
+    let resolve = |value: &Value| -> Value {
+        match value["$ref"].as_str() {
+            Some(reference) => {
+                let name = reference.trim_start_matches("#/components/schemas/");
+                document["components"]["schemas"][name].clone()
+            }
+            None => value.clone(),
+        }
+    };
+    let role = resolve(&resolve(schema)["properties"]["role"]);
+    role["enum"]
+        .as_array()
+        .map(|values| values.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn users_me_is_a_union_a_client_can_tell_apart_by_role() {
+    let app = spawn_app().await;
+    let acme = app.tenant_admin("acme").await;
+    let document = document(&app).await;
+    let me = &document["components"]["schemas"]["Me"];
+    let branches: Vec<Vec<String>> =
+        me["oneOf"].as_array().unwrap().iter().map(|branch| role_values(&document, branch)).collect();
+
+    let user = json_body(app.get("/api/users/me").bearer_auth(&acme.token).send().await.unwrap(), StatusCode::OK).await;
+    let platform = app.platform_token().await;
+    let admin = json_body(app.get("/api/users/me").bearer_auth(&platform).send().await.unwrap(), StatusCode::OK).await;
+
+    for (who, body) in [("tenant user", &user), ("platform admin", &admin)] {
+        let role = body["data"]["role"].as_str().unwrap().to_string();
+        let matching = branches.iter().filter(|values| values.contains(&role)).count();
+        assert_eq!(matching, 1, "a {who}'s role `{role}` must fit exactly one branch of Me: {branches:?}");
+        let mapped = me["discriminator"]["mapping"][&role].as_str().unwrap_or_default();
+        assert!(mapped.ends_with(if who == "tenant user" { "UserView" } else { "PlatformAdminView" }), "{me}");
+    }
+}

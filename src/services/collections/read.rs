@@ -13,6 +13,7 @@ use crate::{
     entities::{collection, item},
     error::{Code, Error, Result},
     hooks::Ctx,
+    input::Page,
     schema::{Collection, Field, SYSTEM_PREFIX, SchemaCache},
     services::Env,
 };
@@ -57,10 +58,14 @@ async fn public(schemas: &SchemaCache, tenant_id: Uuid, name: &str) -> Result<Ar
     found.filter(|c| !c.is_system()).ok_or_else(|| not_found(name))
 }
 
-/// The tenant's collections by name.
-pub async fn list(env: &Env, tenant_id: Uuid) -> Result<Vec<CollectionView>> {
+/// A page of the tenant's collections, by name, and their count when asked.
+pub async fn list(env: &Env, tenant_id: Uuid, page: Page) -> Result<(Vec<CollectionView>, Option<u64>)> {
     let schema = env.runtime().schemas().get(tenant_id).await?;
-    Ok(schema.values().filter(|c| !c.is_system()).map(|c| CollectionView::from(&**c)).collect())
+    let public = || schema.values().filter(|c| !c.is_system());
+    let total = page.with_total.then(|| public().count() as u64);
+    let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    Ok((public().skip(skip).take(take).map(|c| CollectionView::from(&**c)).collect(), total))
 }
 
 /// How many collections and items a tenant holds (usage).
