@@ -4,7 +4,7 @@
 //! embedded SQLite database. Unknown `TB_*` variables are rejected: a typo in a deployment should
 //! stop the process, not silently fall back to a default.
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -28,6 +28,7 @@ const KNOWN_VARS: &[&str] = &[
     "TB_LOG",
     "TB_LOG_FORMAT",
     "TB_METRICS_TOKEN",
+    "TB_TRUSTED_PROXIES",
     "TB_BODY_LIMIT",
     "TB_INSECURE_ALLOW_RLS_BYPASS",
     "TB_SHUTDOWN_TIMEOUT",
@@ -102,8 +103,12 @@ pub struct Config {
     pub log: String,
     /// `TB_LOG_FORMAT`: `pretty` (default) or `json`.
     pub log_format: LogFormat,
-    /// `TB_METRICS_TOKEN`: bearer token `/metrics` requires; unset means loopback peers only.
+    /// `TB_METRICS_TOKEN`: bearer token `/metrics` (and the details of `/health/ready`)
+    /// require; unset means loopback peers only, and only while no proxy is trusted.
     pub metrics_token: Option<SecretString>,
+    /// `TB_TRUSTED_PROXIES`: comma-separated CIDRs of the reverse proxies in front of the server.
+    /// Behind one, a loopback peer may be anyone, so it is no longer trusted by itself.
+    pub trusted_proxies: Vec<Cidr>,
     /// `TB_BODY_LIMIT`: maximum request body in bytes. Default 1 MiB.
     pub body_limit: usize,
     /// `TB_INSECURE_ALLOW_RLS_BYPASS`: start even if the runtime role could bypass row-level
@@ -200,6 +205,7 @@ impl Config {
             log: get("TB_LOG").unwrap_or_else(|| "info".into()),
             log_format,
             metrics_token: get("TB_METRICS_TOKEN").map(SecretString::from),
+            trusted_proxies: parse_cidrs(&get, "TB_TRUSTED_PROXIES")?,
             body_limit: parse_number(&get, "TB_BODY_LIMIT", 1024 * 1024)?,
             insecure_allow_rls_bypass: parse_bool(&get, "TB_INSECURE_ALLOW_RLS_BYPASS")?,
             shutdown_timeout: Duration::from_secs(parse_number(&get, "TB_SHUTDOWN_TIMEOUT", 30)?),
@@ -217,6 +223,61 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.expose_secret().starts_with("sqlite:")
     }
+}
+
+/// An IP network, `10.0.0.0/8` or `fd00::/8` (a bare address is its own /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(network), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(network) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(network) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address.parse().map_err(|_| format!("`{text}` is not an IP address or CIDR"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix.parse::<u8>().ok().filter(|p| *p <= max).ok_or(format!("bad prefix in `{text}`"))?,
+            None => max,
+        };
+        Ok(Cidr { network, prefix })
+    }
+}
+
+fn parse_cidrs(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Vec<Cidr>, ConfigError> {
+    let Some(list) = get(name) else { return Ok(Vec::new()) };
+    list.split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(|item| item.parse().map_err(|e: String| invalid(name, &e)))
+        .collect()
 }
 
 fn invalid(name: &'static str, reason: &str) -> ConfigError {
@@ -286,6 +347,19 @@ mod tests {
         assert_eq!(config.bind, "127.0.0.1:8080");
         assert_eq!(config.base_domain, "localhost");
         assert_eq!(config.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs() {
+        let config = Config::from_vars([("TB_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,fd00::/8")]).unwrap();
+        let contains = |ip: &str| config.trusted_proxies.iter().any(|c| c.contains(ip.parse().unwrap()));
+        assert!(contains("10.200.3.4") && contains("192.168.1.7") && contains("fd12::1"));
+        assert!(contains("::ffff:10.1.2.3"), "an IPv4-mapped address counts as IPv4");
+        assert!(!contains("11.0.0.1") && !contains("192.168.1.8") && !contains("127.0.0.1"));
+        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains("8.8.8.8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0/8", "::/129"] {
+            assert!(Config::from_vars([("TB_TRUSTED_PROXIES", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]
