@@ -42,16 +42,16 @@ impl MemberState {
 pub type MemberCache = InvalidatingCache<(Uuid, Uuid), MemberState>;
 
 pub fn member_cache(capacity: u64) -> MemberCache {
-    InvalidatingCache::new(capacity, Duration::from_secs(600))
+    InvalidatingCache::new(capacity, Duration::from_secs(600), |(tenant, _), _| Some(*tenant))
 }
 
 impl MemberCache {
     pub fn invalidate_member(&self, tenant_id: Uuid, user_id: Uuid) {
-        self.invalidate_if(move |key, _| *key == (tenant_id, user_id));
+        self.invalidate_tenant_if(tenant_id, false, move |key, _| *key == (tenant_id, user_id));
     }
 
     pub fn invalidate_tenant(&self, tenant_id: Uuid) {
-        self.invalidate_if(move |(tenant, _), _| *tenant == tenant_id);
+        self.invalidate_tenant_if(tenant_id, false, move |(tenant, _), _| *tenant == tenant_id);
     }
 
     /// Drops what a change made stale.

@@ -26,7 +26,10 @@ pub struct SchemaCache {
 impl SchemaCache {
     /// A cache for `capacity` tenants.
     pub fn new(db: PlatformDb, capacity: u64) -> Self {
-        SchemaCache { db, schemas: InvalidatingCache::new(capacity, Duration::from_secs(600)) }
+        SchemaCache {
+            db,
+            schemas: InvalidatingCache::new(capacity, Duration::from_secs(600), |tenant, _| Some(*tenant)),
+        }
     }
 
     /// The tenant's collections, from the cache when warm.
@@ -37,7 +40,7 @@ impl SchemaCache {
 
     /// Forgets the tenant's schema (a definition changed; the next `get` reloads).
     pub fn invalidate(&self, tenant_id: Uuid) {
-        self.schemas.invalidate_if(move |tenant, _| *tenant == tenant_id);
+        self.schemas.invalidate_tenant_if(tenant_id, false, move |tenant, _| *tenant == tenant_id);
     }
 
     /// Drops what a change made stale.

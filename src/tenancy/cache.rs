@@ -24,14 +24,15 @@ pub type TenantCache = InvalidatingCache<TenantKey, Tenant>;
 
 /// A tenant cache for `capacity` names.
 pub fn tenant_cache(capacity: u64) -> TenantCache {
-    InvalidatingCache::new(capacity, Duration::from_secs(600))
+    // A tenant loaded by any of its names is that tenant's; "no such tenant" is nobody's.
+    InvalidatingCache::new(capacity, Duration::from_secs(600), |_, tenant| tenant.map(|t| t.id))
 }
 
 impl TenantCache {
     /// Drops every entry of this tenant, and every "no such tenant" entry (a new tenant or a
     /// new domain may now answer to those names).
     pub fn invalidate(&self, tenant_id: Uuid) {
-        self.invalidate_if(move |_, tenant| tenant.is_none_or(|t| t.id == tenant_id));
+        self.invalidate_tenant_if(tenant_id, true, move |_, tenant| tenant.is_none_or(|t| t.id == tenant_id));
     }
 
     /// Drops what a change made stale.
