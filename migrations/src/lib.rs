@@ -11,6 +11,7 @@ mod m20261123_000003_sessions;
 pub mod m20261123_000004_collections;
 mod m20261123_000005_schedule_runs;
 mod m20261202_000006_session_epochs;
+mod m20261202_000007_platform_rls;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_collections::Migration),
             Box::new(m20261123_000005_schedule_runs::Migration),
             Box::new(m20261202_000006_session_epochs::Migration),
+            Box::new(m20261202_000007_platform_rls::Migration),
         ]
     }
 }

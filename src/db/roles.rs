@@ -21,9 +21,9 @@ impl RoleCheck {
     }
 }
 
-/// Checks the connected role: not superuser, no BYPASSRLS, owns no table, and every table with
-/// a `tenant_id` column has row-level security enabled and forced. SQLite has no roles and
-/// always passes.
+/// Checks the connected role: not superuser, no BYPASSRLS, owns no table and is no member of a
+/// role that does, and every table of the schema (tenant-owned and platform alike) has
+/// row-level security enabled and forced. SQLite has no roles and always passes.
 pub async fn check_runtime_role(conn: &DatabaseConnection) -> Result<RoleCheck, DbError> {
     if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(RoleCheck::default());
@@ -67,11 +67,26 @@ pub async fn check_runtime_role(conn: &DatabaseConnection) -> Result<RoleCheck, 
         ));
     }
 
+    let owners = conn
+        .query_all_raw(query(
+            "SELECT DISTINCT tableowner::text AS name FROM pg_tables WHERE schemaname = 'public' \
+             AND tableowner <> current_user AND pg_has_role(current_user, tableowner, 'MEMBER') ORDER BY 1",
+        ))
+        .await?;
+    if !owners.is_empty() {
+        let names: Vec<String> = owners.iter().filter_map(|r| r.try_get("", "name").ok()).collect();
+        check.problems.push(format!(
+            "the runtime role is a member of the owner role ({}), so it can act as the owner, whom \
+             row-level security may exempt: revoke that membership (`REVOKE {} FROM <runtime role>`)",
+            names.join(", "),
+            names.join(", ")
+        ));
+    }
+
     let unprotected = conn
         .query_all_raw(query(
             "SELECT c.relname::text AS name FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped \
              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
              AND NOT (c.relrowsecurity AND c.relforcerowsecurity) ORDER BY 1",
         ))
@@ -79,7 +94,7 @@ pub async fn check_runtime_role(conn: &DatabaseConnection) -> Result<RoleCheck, 
     if !unprotected.is_empty() {
         let names: Vec<String> = unprotected.iter().filter_map(|r| r.try_get("", "name").ok()).collect();
         check.problems.push(format!(
-            "row-level security is not enabled and forced on tenant tables ({}): run `tenantbase migrate`",
+            "row-level security is not enabled and forced on tables ({}): run `tenantbase migrate`",
             names.join(", ")
         ));
     }

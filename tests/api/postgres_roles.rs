@@ -101,3 +101,31 @@ async fn the_insecure_override_lets_a_superuser_start() {
 
     assert_eq!(app.get("/health/live").send().await.unwrap().status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_app_refuses_to_start_as_a_member_of_the_owner_role() {
+    let mut database = TestDatabase::create().await;
+    let owner =
+        database.query_json("SELECT to_json(tableowner::text)::text FROM pg_tables WHERE tablename = 'tenants'").await;
+    let owner = owner[0].as_str().unwrap().to_string();
+    let role = database.create_role("NOSUPERUSER NOBYPASSRLS").await;
+    // Owns nothing itself, but may act as the owner.
+    database.execute(&format!("GRANT {RUNTIME_ROLE} TO {role}; GRANT \"{owner}\" TO {role}")).await;
+    let url = database.url_as(&role);
+
+    let started = TestApp::builder().database(database).var("TB_DATABASE_URL", url).try_spawn().await;
+
+    let error = started.err().expect("the app started as a member of the owner role");
+    assert_refusal_mentions(&error, &["member of the owner"]);
+}
+
+#[tokio::test]
+async fn the_app_refuses_to_start_while_a_platform_table_lacks_forced_row_level_security() {
+    let database = TestDatabase::create().await;
+    database.execute("ALTER TABLE schedule_runs NO FORCE ROW LEVEL SECURITY").await;
+
+    let started = TestApp::builder().database(database).try_spawn().await;
+
+    let error = started.err().expect("the app started with a table outside row-level security");
+    assert_refusal_mentions(&error, &["schedule_runs"]);
+}

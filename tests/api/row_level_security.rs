@@ -2,6 +2,7 @@
 //! filter, through the same non-owner role the server runs as (SECURITY.md items 4-7).
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_app};
@@ -163,4 +164,60 @@ async fn custom_domains_route_for_everyone_but_change_only_within_their_tenant()
     assert_eq!(moved.rows_affected(), 0);
     txn.commit().await.unwrap();
     assert_eq!(count(&db, "SELECT count(*) FROM tenant_domains WHERE domain = 'acme.example'").await, 1);
+}
+
+/// Every table of the schema, from the catalog, with the column that names its tenant, if any.
+async fn every_table(conn: &impl ConnectionTrait) -> Vec<(String, Option<String>)> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT c.relname::text, (SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid \
+             AND a.attname = 'tenant_id' AND NOT a.attisdropped) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
+             ORDER BY 1",
+        ))
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap())).collect()
+}
+
+#[tokio::test]
+async fn inside_a_tenants_transaction_no_table_of_the_schema_shows_anything_of_anyone_else() {
+    let app = spawn_app().await;
+    // Rows in every table: two tenants with domains, users, sessions, collections and items; a
+    // platform admin with a session; a schedule claim; the migration ledger.
+    let acme = app.tenant_admin("acme").await;
+    let globex = app.tenant_admin("globex").await;
+    let path = format!("/api/tenants/{}", acme.tenant.id);
+    let patched = app.as_platform(reqwest::Method::PATCH, &path).await.json(&json!({"domains": ["acme.example"]}));
+    assert!(patched.send().await.unwrap().status().is_success());
+    for admin in [&acme, &globex] {
+        app.data(admin).collection(&json!({"name": "notes", "fields": [{"name": "t", "type": "string"}]})).await;
+        app.data(admin).item("notes", &json!({"t": admin.tenant.slug})).await;
+    }
+    app.platform_token().await;
+    let owner = connect(&app.database.as_ref().unwrap().owner_url()).await;
+    owner.execute_unprepared("INSERT INTO schedule_runs (job, run_at) VALUES ('job', 'now')").await.unwrap();
+    let db = runtime(&app).await;
+    let tables = every_table(&db).await;
+    assert!(tables.len() >= 9, "{tables:?}");
+
+    for tenant in [acme.tenant.id, globex.tenant.id] {
+        let txn = db.begin().await.unwrap();
+        set_tenant(&txn, tenant).await;
+        for (table, tenant_column) in &tables {
+            let others = match (table.as_str(), tenant_column) {
+                (_, Some(column)) => format!("SELECT count(*) FROM {table} WHERE {column} <> '{tenant}'"),
+                ("tenants", None) => format!("SELECT count(*) FROM tenants WHERE id <> '{tenant}'"),
+                (_, None) => format!("SELECT count(*) FROM {table}"),
+            };
+            assert_eq!(count(&txn, &others).await, 0, "tenant {tenant} sees rows of others in {table}");
+        }
+        assert_eq!(count(&txn, "SELECT count(*) FROM tenants").await, 1, "its own tenant row stays visible");
+        txn.commit().await.unwrap();
+    }
+    // Platform code, with no tenant set, still sees the platform tables.
+    assert!(count(&db, "SELECT count(*) FROM tenants").await >= 2);
+    assert_eq!(count(&db, "SELECT count(*) FROM tenant_domains").await, 1);
+    assert!(count(&db, "SELECT count(*) FROM platform_admins").await >= 1);
 }
