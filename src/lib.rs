@@ -36,7 +36,7 @@ use crate::{
         members::{Members, member_cache},
         token,
     },
-    db::{ChangeFeed, DbError, PlatformDb, notify, roles},
+    db::{ChangeFeed, DbError, PlatformDb, roles},
     hooks::{Hooks, InitEvent, InitStage, Runtime, schedule},
     limits::{LoginLimiter, LoginLimits},
     schema::SchemaCache,
@@ -125,7 +125,7 @@ impl Application {
             members_seen.on_change(notice);
             schemas_seen.on_change(notice);
         });
-        notify::spawn_listener(&conn, changes);
+        db::spawn_listener(&conn, changes);
         let purges = db.clone();
         tokio::spawn(async move {
             if let Err(error) = tenants::resume_purges(&purges).await {

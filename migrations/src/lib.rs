@@ -12,6 +12,7 @@ pub mod m20261123_000004_collections;
 mod m20261123_000005_schedule_runs;
 mod m20261202_000006_session_epochs;
 mod m20261202_000007_platform_rls;
+mod m20261202_000008_change_log;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_schedule_runs::Migration),
             Box::new(m20261202_000006_session_epochs::Migration),
             Box::new(m20261202_000007_platform_rls::Migration),
+            Box::new(m20261202_000008_change_log::Migration),
         ]
     }
 }

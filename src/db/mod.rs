@@ -4,6 +4,7 @@
 pub(crate) mod connect;
 mod error;
 pub mod item_query;
+mod listener;
 pub mod notify;
 mod platform_db;
 pub mod roles;
@@ -11,6 +12,7 @@ mod tenant_db;
 
 pub use connect::{connect, migrate};
 pub use error::DbError;
+pub use listener::spawn_listener;
 pub use notify::{Change, ChangeFeed, Notice};
 pub use platform_db::{PlatformDb, PlatformTxn};
 pub use roles::RoleCheck;

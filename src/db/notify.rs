@@ -2,15 +2,13 @@
 //! instance's [`ChangeFeed`] when the transaction commits, and every other instance's through
 //! PostgreSQL `LISTEN/NOTIFY`, so N instances drop a changed tenant or user from their caches at once.
 
-use std::{
-    sync::{Arc, RwLock},
-    time::Duration,
-};
+use std::sync::{Arc, RwLock};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
-const CHANNEL: &str = "tb_changes";
+/// The `NOTIFY` channel of change notices.
+pub(super) const CHANNEL: &str = "tb_changes";
 
 /// Something cached that changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +31,7 @@ impl Change {
         }
     }
 
-    fn parse(payload: &str) -> Option<Change> {
+    pub(super) fn parse(payload: &str) -> Option<Change> {
         let mut parts = payload.split(':');
         let change = match (parts.next()?, parts.next()?, parts.next()) {
             ("tenant", id, None) => Change::Tenant(id.parse().ok()?),
@@ -85,61 +83,25 @@ impl ChangeFeed {
     }
 }
 
-/// Sends `change` to the other instances; inside a transaction PostgreSQL sends it on commit.
-/// (SQLite has no other instances.)
+/// Sends `change` to the other processes; inside a transaction it is sent on commit (PostgreSQL
+/// `NOTIFY`, or a row of the embedded database's change log).
 pub(crate) async fn announce(conn: &impl ConnectionTrait, change: Change) -> Result<(), DbErr> {
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_raw(Statement::from_sql_and_values(
+    let statement = match conn.get_database_backend() {
+        DbBackend::Postgres => Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
             [CHANNEL.into(), change.payload().into()],
-        ))
-        .await?;
-    }
+        ),
+        // One process at a time writes an embedded database, but a one-off command is another
+        // process: it leaves the change in the log the server reads.
+        backend => Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO change_log (payload, created_at) VALUES (?, ?)",
+            [change.payload().into(), chrono::Utc::now().timestamp().into()],
+        ),
+    };
+    conn.execute_raw(statement).await?;
     Ok(())
-}
-
-/// Listens for other instances' changes until the process ends, reconnecting after failures. A
-/// notice may be missed while disconnected, so every reconnect publishes [`Notice::Reset`].
-pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
-    if conn.get_database_backend() != DbBackend::Postgres {
-        return;
-    }
-    let pool = conn.get_postgres_connection_pool().clone();
-    tokio::spawn(async move {
-        let mut first = true;
-        loop {
-            match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
-                Ok(mut listener) => {
-                    if let Err(error) = listener.listen(CHANNEL).await {
-                        tracing::warn!(%error, "cannot listen for changes");
-                    } else {
-                        if !first {
-                            feed.publish(Notice::Reset);
-                        }
-                        first = false;
-                        loop {
-                            match listener.recv().await {
-                                Ok(notice) => feed.publish(match Change::parse(notice.payload()) {
-                                    Some(change) => Notice::Changed(change),
-                                    None => Notice::Reset,
-                                }),
-                                Err(error) => {
-                                    tracing::warn!(%error, "change listener lost its connection");
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "cannot connect the change listener"),
-            }
-            if pool.is_closed() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
 }
 
 #[cfg(test)]

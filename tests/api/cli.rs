@@ -287,3 +287,38 @@ async fn migrate_creates_a_runtime_role_that_is_no_superuser_has_no_bypassrls_an
     let tenant = app.create_tenant("acme").await;
     assert_eq!(tenant.slug, "acme", "the role it was granted is enough to serve");
 }
+
+/// Applies `acme.toml` with `name` to the database of a running `app`, then waits for the app to
+/// answer with that name.
+async fn renamed_while_running(app: &TestApp, cli: &Cli, name: &str, within: Duration) {
+    let admin = app.tenant_admin("acme").await;
+    let tenant_name = || {
+        let request = app.get("/api/tenant").host("acme.localhost").bearer_auth(&admin.token);
+        async move { json_body(request.send().await.unwrap(), StatusCode::OK).await["data"]["name"].clone() }
+    };
+    assert_eq!(tenant_name().await, "Tenant acme", "the app has the tenant cached");
+    let dir = cli.subdir("tenants");
+    write(&dir, &[("acme.toml", &format!("version = 1\nslug = \"acme\"\nname = \"{name}\"\n"))]);
+
+    cli.run(&["tenants", "apply", dir.to_str().unwrap()]).await.assert_success();
+
+    crate::helpers::eventually(within, "the running app to see the applied manifest", || {
+        let name_now = tenant_name();
+        async move { (name_now.await == name).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tenants_apply_reaches_a_running_server_on_postgres_at_once() {
+    let app = crate::helpers::spawn_app().await;
+    let cli = Cli::new(app.database.as_ref().unwrap());
+    renamed_while_running(&app, &cli, "Acme Renamed", Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn tenants_apply_reaches_a_running_server_on_sqlite_within_a_second() {
+    let app = crate::helpers::spawn_sqlite_app().await;
+    let cli = Cli::on(&app.database_url);
+    renamed_while_running(&app, &cli, "Acme Renamed", Duration::from_millis(1500)).await;
+}

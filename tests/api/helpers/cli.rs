@@ -41,12 +41,16 @@ impl CliOutput {
 
 impl Cli {
     pub fn new(database: &TestDatabase) -> Self {
+        Cli::on(&database.runtime_url()).var("TB_MIGRATE_DATABASE_URL", database.owner_url())
+    }
+
+    /// The binary on any database URL (e.g. the SQLite file of a running test app).
+    pub fn on(database_url: &str) -> Self {
         let workdir = tempfile::tempdir().expect("creating a working dir");
         let data_dir = workdir.path().join("data");
         Cli {
             vars: vec![
-                ("TB_DATABASE_URL".into(), database.runtime_url()),
-                ("TB_MIGRATE_DATABASE_URL".into(), database.owner_url()),
+                ("TB_DATABASE_URL".into(), database_url.to_string()),
                 ("TB_DATA_DIR".into(), data_dir.display().to_string()),
                 ("TB_JWT_SECRET".into(), TEST_JWT_SECRET.into()),
             ],

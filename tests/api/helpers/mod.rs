@@ -37,6 +37,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// `None` on SQLite.
     pub database: Option<TestDatabase>,
+    /// The server's runtime `TB_DATABASE_URL` (the SQLite file, on SQLite).
+    pub database_url: String,
     platform_token: OnceCell<String>,
     _data_dir: TempDir,
 }
@@ -167,6 +169,7 @@ impl TestAppBuilder {
             vars.push((name, value));
         }
 
+        let database_url = vars.iter().find(|(name, _)| name == "TB_DATABASE_URL").map(|(_, url)| url.clone());
         let config = tenantbase::config::Config::from_vars(vars).map_err(|e| error_text(&e))?;
         let mut hooks = if self.builtin_hooks {
             tenantbase::hooks::Hooks::with_builtins()
@@ -185,6 +188,7 @@ impl TestAppBuilder {
             port,
             client: client(reqwest::redirect::Policy::none()),
             database,
+            database_url: database_url.unwrap_or_default(),
             platform_token: OnceCell::new(),
             _data_dir: data_dir,
         })

@@ -1,0 +1,117 @@
+//! Hearing other processes' changes: a PostgreSQL `LISTEN` connection, or, on the embedded
+//! database, a reader of its change log; either publishes to this instance's [`ChangeFeed`].
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+use super::notify::{CHANNEL, Change, ChangeFeed, Notice};
+
+/// How often the change log of the embedded database is read.
+const LOG_POLL: Duration = Duration::from_millis(500);
+/// How long rows stay in the change log (far longer than any reader takes to see them).
+const LOG_KEEP_SECONDS: i64 = 600;
+
+/// Listens for other instances' changes until the process ends, reconnecting after failures. A
+/// notice may be missed while disconnected, so every reconnect publishes [`Notice::Reset`].
+pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        spawn_log_reader(conn.clone(), feed);
+        return;
+    }
+    let pool = conn.get_postgres_connection_pool().clone();
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if let Err(error) = listener.listen(CHANNEL).await {
+                        tracing::warn!(%error, "cannot listen for changes");
+                    } else {
+                        if !first {
+                            feed.publish(Notice::Reset);
+                        }
+                        first = false;
+                        loop {
+                            match listener.recv().await {
+                                Ok(notice) => feed.publish(match Change::parse(notice.payload()) {
+                                    Some(change) => Notice::Changed(change),
+                                    None => Notice::Reset,
+                                }),
+                                Err(error) => {
+                                    tracing::warn!(%error, "change listener lost its connection");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot connect the change listener"),
+            }
+            if pool.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// Reads the embedded database's change log every half second, from its end at startup, and
+/// prunes old rows. An unreadable log (e.g. a database being migrated) is retried.
+fn spawn_log_reader(conn: DatabaseConnection, feed: ChangeFeed) {
+    tokio::spawn(async move {
+        let backend = conn.get_database_backend();
+        let mut last: Option<i64> = None;
+        let mut polls: u64 = 0;
+        loop {
+            // The log's end when the reader starts: what came before it is in no cache yet.
+            let Some(seen) = last else {
+                let start = conn
+                    .query_one_raw(Statement::from_string(backend, "SELECT coalesce(max(seq), 0) FROM change_log"))
+                    .await;
+                last = start.ok().flatten().and_then(|row| row.try_get_by_index::<i64>(0).ok());
+                if last.is_none() {
+                    tokio::time::sleep(LOG_POLL).await;
+                }
+                continue;
+            };
+            tokio::time::sleep(LOG_POLL).await;
+            if conn.get_sqlite_connection_pool().is_closed() {
+                return;
+            }
+            let rows = conn
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT seq, payload FROM change_log WHERE seq > ? ORDER BY seq",
+                    [seen.into()],
+                ))
+                .await;
+            match rows {
+                Ok(rows) => {
+                    for row in rows {
+                        let (Ok(seq), Ok(payload)) =
+                            (row.try_get_by_index::<i64>(0), row.try_get_by_index::<String>(1))
+                        else {
+                            continue;
+                        };
+                        last = Some(seq);
+                        feed.publish(Change::parse(&payload).map_or(Notice::Reset, Notice::Changed));
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the change log"),
+            }
+            polls += 1;
+            if polls % 120 == 0 {
+                let cutoff = chrono::Utc::now().timestamp() - LOG_KEEP_SECONDS;
+                let prune = Statement::from_sql_and_values(
+                    backend,
+                    "DELETE FROM change_log WHERE created_at < ?",
+                    [cutoff.into()],
+                );
+                if let Err(error) = conn.execute_raw(prune).await {
+                    tracing::warn!(%error, "cannot prune the change log");
+                }
+            }
+        }
+    });
+}
