@@ -101,7 +101,7 @@ fn spawn_log_reader(conn: DatabaseConnection, feed: ChangeFeed) {
                 Err(error) => tracing::warn!(%error, "cannot read the change log"),
             }
             polls += 1;
-            if polls % 120 == 0 {
+            if polls.is_multiple_of(120) {
                 let cutoff = chrono::Utc::now().timestamp() - LOG_KEEP_SECONDS;
                 let prune = Statement::from_sql_and_values(
                     backend,
