@@ -45,6 +45,7 @@ error_codes! {
     TokenTenantMismatch => (401, "token_tenant_mismatch", "Token belongs to another tenant"),
     Forbidden => (403, "forbidden", "Forbidden"),
     TenantSuspended => (403, "tenant_suspended", "Tenant suspended"),
+    SettingLocked => (403, "setting_locked", "Setting locked"),
     NotFound => (404, "not_found", "Not found"),
     TenantNotFound => (404, "tenant_not_found", "Tenant not found"),
     UserNotFound => (404, "user_not_found", "User not found"),

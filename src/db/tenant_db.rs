@@ -36,7 +36,7 @@ use std::sync::Mutex;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait, UpdateMany,
+    TransactionOptions, TransactionTrait, UpdateMany, sea_query::OnConflict,
 };
 use uuid::Uuid;
 
@@ -181,6 +181,20 @@ impl TenantTxn {
         }
         let models = models.into_iter().map(|model| self.stamp(model));
         <A::Entity as EntityTrait>::insert_many(models).exec_without_returning(&self.txn).await?;
+        Ok(())
+    }
+
+    /// Inserts a row of this tenant unless one clashes with it on `conflict`'s unique key; a
+    /// concurrent insert of the same key is waited for, as the database does.
+    pub async fn insert_if_absent<A>(&self, model: A, conflict: OnConflict) -> Result<(), DbErr>
+    where
+        A: ActiveModelTrait + Send,
+        A::Entity: TenantOwned,
+    {
+        <A::Entity as EntityTrait>::insert(self.stamp(model))
+            .on_conflict(conflict)
+            .exec_without_returning(&self.txn)
+            .await?;
         Ok(())
     }
 

@@ -60,6 +60,11 @@ impl<'a> HookContext<'a> {
         self.ctx.txn
     }
 
+    /// The unit of work the hook runs in, for the crate's own services.
+    pub(crate) fn unit(&self) -> &Ctx<'a> {
+        self.ctx
+    }
+
     /// Item operations inside this transaction; they fire their own hooks, one level deeper.
     pub fn items(&self, collection: &'a str) -> Items<'a> {
         Items::within(self.ctx, collection)

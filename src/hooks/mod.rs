@@ -20,6 +20,8 @@
 //!
 //! - **filter** hooks run inside the request's transaction, in registration order, and may change
 //!   the payload or reject it ([`HookError`] → a 4xx problem; everything rolls back).
+//! - **after** hooks run inside the transaction once the operation wrote, with its result; an
+//!   error rolls everything back (the audit log writes its entries so).
 //! - **action** hooks run after commit with the committed result, off the request path; their
 //!   failures and panics are logged with tenant and event.
 //! - **error** hooks see an operation's error before it is answered and may replace it.
@@ -52,7 +54,7 @@ pub use cron::Cron;
 pub use error::{HookError, HookResult};
 pub use events::{ErrorEvent, InitEvent, InitStage};
 pub use items::{ItemOperations, Items, ListParams};
-pub use registry::{ActionFn, ErrorFn, Extension, FilterFn, Hooks, InitFn, Register, RoutesFn};
+pub use registry::{ActionFn, AfterFn, ErrorFn, Extension, FilterFn, Hooks, InitFn, Register, RoutesFn};
 pub use schedule::{Schedule, ScheduleFn, ScheduleScope};
 pub(crate) use unit::announce;
 pub use unit::{Ctx, Runtime, Unit};

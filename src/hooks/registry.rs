@@ -17,6 +17,8 @@ use crate::{error::Error, tenancy::Tenant};
 
 /// A filter hook: may change the payload or reject it.
 pub type FilterFn = Arc<dyn for<'a> Fn(&'a HookContext<'a>, Value) -> BoxFuture<'a, HookResult<Value>> + Send + Sync>;
+/// An after hook: runs inside the operation's transaction once it wrote, with the result.
+pub type AfterFn = Arc<dyn for<'a> Fn(&'a HookContext<'a>, &'a Value) -> BoxFuture<'a, HookResult<()>> + Send + Sync>;
 /// An action hook: runs after commit.
 pub type ActionFn = Arc<dyn Fn(ActionContext, Value) -> BoxFuture<'static, HookResult<()>> + Send + Sync>;
 /// An error hook: sees an operation's error and returns the error to answer with.
@@ -35,6 +37,7 @@ struct Registered<F> {
 /// Every hook of the deployment, registered at startup and read-only afterwards.
 pub struct Hooks {
     filters: Vec<Registered<FilterFn>>,
+    afters: Vec<Registered<AfterFn>>,
     actions: Vec<Registered<ActionFn>>,
     errors: Vec<Registered<ErrorFn>>,
     inits: Vec<(InitStage, InitFn)>,
@@ -52,6 +55,7 @@ impl Default for Hooks {
     fn default() -> Self {
         Hooks {
             filters: Vec::new(),
+            afters: Vec::new(),
             actions: Vec::new(),
             errors: Vec::new(),
             inits: Vec::new(),
@@ -68,6 +72,7 @@ impl fmt::Debug for Hooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hooks")
             .field("filters", &self.filters.iter().map(|r| &r.event).collect::<Vec<_>>())
+            .field("afters", &self.afters.iter().map(|r| &r.event).collect::<Vec<_>>())
             .field("actions", &self.actions.iter().map(|r| &r.event).collect::<Vec<_>>())
             .field("schedules", &self.schedules.iter().map(|s| &s.name).collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -86,6 +91,18 @@ pub trait Register {
     {
         let (hooks, extension) = self.hooks_and_extension();
         hooks.filters.push(Registered { event: event.to_string(), extension, hook: Arc::new(hook) });
+        self
+    }
+
+    /// An after hook on `event`: runs inside the operation's transaction once it wrote, with the
+    /// same payload its actions get; an error rolls the whole operation back. For work that must
+    /// commit with the change or not at all (the audit log).
+    fn after<F>(&mut self, event: &str, hook: F) -> &mut Self
+    where
+        F: for<'a> Fn(&'a HookContext<'a>, &'a Value) -> BoxFuture<'a, HookResult<()>> + Send + Sync + 'static,
+    {
+        let (hooks, extension) = self.hooks_and_extension();
+        hooks.afters.push(Registered { event: event.to_string(), extension, hook: Arc::new(hook) });
         self
     }
 
@@ -190,6 +207,17 @@ impl Hooks {
         tenant: &'h Tenant,
     ) -> impl Iterator<Item = &'h FilterFn> + Send + 'h {
         select(&self.filters, event, collection)
+            .filter(move |r| self.enabled(r.extension.as_deref(), Some(tenant)))
+            .map(|r| &r.hook)
+    }
+
+    pub(crate) fn afters_for<'h>(
+        &'h self,
+        event: &'h str,
+        collection: Option<&'h str>,
+        tenant: &'h Tenant,
+    ) -> impl Iterator<Item = &'h AfterFn> + Send + 'h {
+        select(&self.afters, event, collection)
             .filter(move |r| self.enabled(r.extension.as_deref(), Some(tenant)))
             .map(|r| &r.hook)
     }

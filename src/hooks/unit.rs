@@ -105,16 +105,11 @@ impl<'a> Ctx<'a> {
         key: Option<Uuid>,
         payload: Value,
     ) -> Result<Value> {
-        let hooks = self.runtime.hooks();
-        let mut filters = hooks.filters_for(event, collection, self.tenant).peekable();
+        let mut filters = self.runtime.hooks().filters_for(event, collection, self.tenant).peekable();
         if filters.peek().is_none() {
             return Ok(payload);
         }
         let hook_ctx = HookContext::new(self, event, collection, key);
-        let timeout = hooks.filter_timeout;
-        let started = Instant::now();
-        // One deadline and one unwind guard for the whole chain: a timer per hook would cost
-        // more than the hooks themselves when they do nothing.
         let chain = async {
             let mut payload = payload;
             for filter in filters {
@@ -122,32 +117,63 @@ impl<'a> Ctx<'a> {
             }
             Ok::<_, HookError>(payload)
         };
+        self.guarded(event, chain).await
+    }
+
+    /// Records that the operation of `event` wrote: its after hooks run now, inside the
+    /// transaction (an error fails the unit of work), and its action hooks are queued to run
+    /// with the same payload once the transaction commits. `payload` is built only if a hook
+    /// listens.
+    pub(crate) async fn written(
+        &self,
+        event: &'static str,
+        collection: Option<&str>,
+        key: Option<Uuid>,
+        payload: impl FnOnce() -> Value,
+    ) -> Result<()> {
+        let hooks = self.runtime.hooks();
+        let mut afters = hooks.afters_for(event, collection, self.tenant).peekable();
+        let acted = hooks.actions_for(event, collection, Some(self.tenant)).next().is_some();
+        if afters.peek().is_none() && !acted {
+            return Ok(());
+        }
+        let payload = payload();
+        if afters.peek().is_some() {
+            let hook_ctx = HookContext::new(self, event, collection, key);
+            let chain = async {
+                for after in afters {
+                    after(&hook_ctx, &payload).await?;
+                }
+                Ok::<_, HookError>(())
+            };
+            self.guarded(event, chain).await?;
+        }
+        if acted && let Ok(mut actions) = self.actions.lock() {
+            actions.push(PendingAction { event, collection: collection.map(str::to_string), payload });
+        }
+        Ok(())
+    }
+
+    /// Runs a chain of hooks of `event` with one deadline and one unwind guard for all of them
+    /// (a timer per hook would cost more than the hooks themselves when they do nothing).
+    async fn guarded<T>(&self, event: &str, chain: impl Future<Output = Result<T, HookError>>) -> Result<T> {
+        let timeout = self.runtime.hooks().filter_timeout;
+        let started = Instant::now();
         match tokio::time::timeout(timeout, AssertUnwindSafe(chain).catch_unwind()).await {
-            Ok(Ok(Ok(payload))) => Ok(payload),
+            Ok(Ok(Ok(value))) => Ok(value),
             Ok(Ok(Err(rejection))) => Err(rejection.into_error()),
             Ok(Err(_panic)) => {
-                tracing::error!(tenant = %self.tenant.id, event, "a filter hook panicked; the operation is rolled back");
+                tracing::error!(tenant = %self.tenant.id, event, "a hook panicked; the operation is rolled back");
                 Err(Error::new(Code::HookFailed, format!("A hook on {event} failed; nothing was changed.")))
             }
             Err(_elapsed) => {
                 let ms = started.elapsed().as_millis() as u64;
-                tracing::error!(tenant = %self.tenant.id, event, ms, "filter hooks ran past their deadline");
+                tracing::error!(tenant = %self.tenant.id, event, ms, "hooks ran past their deadline");
                 Err(Error::new(
                     Code::HookTimeout,
                     format!("The hooks on {event} ran past {} ms; nothing was changed.", timeout.as_millis()),
                 ))
             }
-        }
-    }
-
-    /// Queues the action hooks of `event` to run with `payload` once the transaction commits.
-    pub(crate) fn after_commit(&self, event: &'static str, collection: Option<&str>, payload: impl FnOnce() -> Value) {
-        if self.runtime.hooks().actions_for(event, collection, Some(self.tenant)).next().is_none() {
-            return;
-        }
-        let collection = collection.map(str::to_string);
-        if let Ok(mut actions) = self.actions.lock() {
-            actions.push(PendingAction { event, collection, payload: payload() });
         }
     }
 

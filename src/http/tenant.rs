@@ -42,6 +42,7 @@ async fn replace_settings(
     env: Env,
     body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    let tenant = tenants::replace_settings(&env, &caller.tenant.id.to_string(), body.into_inner()).await?;
+    let tenant =
+        tenants::replace_settings(&env, &caller.caller, &caller.tenant.id.to_string(), body.into_inner()).await?;
     Ok(web::Json(Data { data: tenant }))
 }

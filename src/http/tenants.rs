@@ -98,12 +98,12 @@ async fn read(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::
 )]
 #[patch("/{id}")]
 async fn update(
-    _: PlatformAdmin,
+    admin: PlatformAdmin,
     env: Env,
     id: web::Path<String>,
     body: web::Json<TenantPatch>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::update(&env, &id, body.into_inner()).await? }))
+    Ok(web::Json(Data { data: tenants::update(&env, &admin.0, &id, body.into_inner()).await? }))
 }
 
 /// Replace the tenant's settings with a JSON object.
@@ -113,12 +113,12 @@ async fn update(
 )]
 #[put("/{id}/settings")]
 async fn replace_settings(
-    _: PlatformAdmin,
+    admin: PlatformAdmin,
     env: Env,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::replace_settings(&env, &id, body.into_inner()).await? }))
+    Ok(web::Json(Data { data: tenants::replace_settings(&env, &admin.0, &id, body.into_inner()).await? }))
 }
 
 /// What the tenant holds and how much it was used.
@@ -137,8 +137,8 @@ async fn usage(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web:
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/{id}/suspend")]
-async fn suspend(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::set_status(&env, &id, TenantStatus::Suspended).await? }))
+async fn suspend(admin: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data { data: tenants::set_status(&env, &admin.0, &id, TenantStatus::Suspended).await? }))
 }
 
 /// Resume a suspended tenant.
@@ -147,8 +147,8 @@ async fn suspend(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<we
     responses((status = 200, body = Data<Tenant>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/{id}/resume")]
-async fn resume(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Tenant>>, Error> {
-    Ok(web::Json(Data { data: tenants::set_status(&env, &id, TenantStatus::Active).await? }))
+async fn resume(admin: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Tenant>>, Error> {
+    Ok(web::Json(Data { data: tenants::set_status(&env, &admin.0, &id, TenantStatus::Active).await? }))
 }
 
 /// Delete: unreachable at once (404); rows are purged in the background.
@@ -157,7 +157,7 @@ async fn resume(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web
     responses((status = 202, description = "Deleted; purge under way"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[delete("/{id}")]
-async fn remove(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<HttpResponse, Error> {
-    tenants::delete(&env, &id).await?;
+async fn remove(admin: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<HttpResponse, Error> {
+    tenants::delete(&env, &admin.0, &id).await?;
     Ok(HttpResponse::Accepted().finish())
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::Collection;
 use crate::{
     cache::InvalidatingCache,
-    db::{Change, Notice, PlatformDb},
+    db::{Change, Notice, PlatformDb, TenantTxn},
     entities::collection,
     error::{Error, Result},
 };
@@ -38,6 +38,15 @@ impl SchemaCache {
         loaded.ok_or_else(|| Error::internal("collection schema loader returned nothing"))
     }
 
+    /// The schema of the transaction's tenant, loaded through that transaction on a miss: a
+    /// unit of work holding the embedded database's write lock must not wait for a second
+    /// connection of the pool. The transaction must not have changed collections yet (what it
+    /// reads is cached, and only a commit announces a change).
+    pub async fn get_in(&self, txn: &TenantTxn) -> Result<Arc<Schema>> {
+        let loaded = self.schemas.get_or_load(txn.tenant_id(), || read(txn)).await?;
+        loaded.ok_or_else(|| Error::internal("collection schema loader returned nothing"))
+    }
+
     /// Forgets the tenant's schema (a definition changed; the next `get` reloads).
     pub fn invalidate(&self, tenant_id: Uuid) {
         self.schemas.invalidate_tenant_if(tenant_id, false, move |tenant, _| *tenant == tenant_id);
@@ -55,8 +64,13 @@ impl SchemaCache {
 
 async fn load(db: &PlatformDb, tenant_id: Uuid) -> Result<Option<Schema>> {
     let txn = db.tenant(tenant_id).read().await?;
-    let rows = txn.find::<collection::Entity>().all(&txn).await?;
+    let schema = read(&txn).await?;
     txn.commit().await?;
+    Ok(schema)
+}
+
+async fn read(txn: &TenantTxn) -> Result<Option<Schema>> {
+    let rows = txn.find::<collection::Entity>().all(txn).await?;
     let mut schema = Schema::new();
     for row in rows {
         let collection = Collection::from_row(row)?;

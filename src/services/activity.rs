@@ -1,6 +1,6 @@
 //! The audit log's storage (API.md "Activity"): entries of the tenant's system collection
-//! `tb_activity`, written without hooks and read with the same `filter`, `sort`, paging and
-//! `meta` as items. The `audit` extension decides what is recorded; no route changes or deletes
+//! `tb_activity`, written without hooks inside the transaction of the change they record, and
+//! read with the same `filter`, `sort`, paging and `meta` as items. The `audit` extension decides what is recorded; no route changes or deletes
 //! an entry.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use super::{
 use crate::{
     auth::Caller,
     error::Result,
-    hooks::{ActionContext, Runtime, Unit},
+    hooks::{HookContext, Runtime, Unit},
     schema::{Collection, format_datetime},
     tenancy::Tenant,
 };
@@ -51,17 +51,15 @@ async fn collection(runtime: &Runtime, tenant: &Tenant) -> Result<Arc<Collection
     collections::ensure_system(runtime.db(), runtime.schemas(), tenant.id, COLLECTION, &definition()).await
 }
 
-/// Stores one entry (`{"action","collection"?,"item"?,"delta"?}`) for the action's tenant, by
-/// its caller, now. A context without a tenant records nothing.
-pub async fn record(ctx: &ActionContext, mut entry: Value) -> Result<()> {
-    let Some(tenant) = ctx.tenant_arc() else { return Ok(()) };
-    let runtime = ctx.runtime();
+/// Stores one entry (`{"action","collection"?,"item"?,"delta"?}`) of the change `ctx` is
+/// making, by its caller, now, in the same transaction: the entry commits with the change or
+/// not at all.
+pub async fn record(ctx: &HookContext<'_>, mut entry: Value) -> Result<()> {
+    let unit = ctx.unit();
     entry["user"] = ctx.caller().map(|c| c.id.to_string()).into();
-    let collection = collection(runtime, tenant).await?;
     entry["timestamp"] = format_datetime(chrono::Utc::now()).into();
-    let unit = Unit::begin(runtime, tenant, ctx.caller(), 0, true).await?;
-    let outcome = items::insert_system(&unit.ctx(), &collection, &entry).await;
-    unit.finish(outcome, "activity.create", Some(COLLECTION)).await
+    let collection = collections::ensure_system_in(unit, COLLECTION, &definition()).await?;
+    items::insert_system(unit, &collection, &entry).await
 }
 
 /// `GET /api/activity`: the tenant's entries, newest first unless `sort` says otherwise. `filter`

@@ -93,10 +93,28 @@ pub async fn login(
         tracing::info!("login refused");
         return Err(invalid_credentials());
     };
-    let tokens = sessions::open(env, scope, account).await?;
     let id = account.id;
-    tracing::info!(user = %id, "logged in");
     let caller = Caller { id, tenant_id: tenant.map(|t| t.id), role: account.role };
-    hooks::announce(env.runtime(), tenant, Some(&caller), "auth.login", || json!({"user": id}));
+    let tokens = match tenant {
+        // A tenant login is a unit of work of that tenant: the session and whatever `after`
+        // hooks write (the audit entry) commit together.
+        Some(tenant) => {
+            let unit = Unit::begin(env.runtime(), tenant, Some(&caller), 0, true).await?;
+            let ctx = unit.ctx();
+            let outcome = async {
+                let tokens = sessions::open_in(env, ctx.txn(), scope, account).await?;
+                ctx.written("auth.login", None, Some(id), || json!({"user": id})).await?;
+                Ok(tokens)
+            }
+            .await;
+            unit.finish(outcome, "auth.login", None).await?
+        }
+        None => {
+            let tokens = sessions::open(env, scope, account).await?;
+            hooks::announce(env.runtime(), None, Some(&caller), "auth.login", || json!({"user": id}));
+            tokens
+        }
+    };
+    tracing::info!(user = %id, "logged in");
     Ok(tokens)
 }

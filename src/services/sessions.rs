@@ -89,8 +89,14 @@ impl Account {
 /// Opens a session for a verified account and issues its first token pair.
 pub async fn open(env: &Env, scope: SessionScope, account: Account) -> Result<TokenResponse> {
     let txn = scope_db(env, scope).begin().await?;
-    let refresh_token = start(&txn, scope, account.id, env.config().refresh_token_ttl).await?;
+    let tokens = open_in(env, &txn, scope, account).await?;
     txn.commit().await?;
+    Ok(tokens)
+}
+
+/// [`open`] inside a transaction of the session's scope, which the caller commits.
+pub async fn open_in(env: &Env, txn: &TenantTxn, scope: SessionScope, account: Account) -> Result<TokenResponse> {
+    let refresh_token = start(txn, scope, account.id, env.config().refresh_token_ttl).await?;
     token_pair(env, scope, account, refresh_token)
 }
 

@@ -264,7 +264,7 @@ async fn create_in(ctx: &Ctx<'_>, input: NewUser) -> Result<UserView> {
     let hash = password::hash(input.password).await?;
     let row = insert_user(ctx.txn, &email, hash, role, name.flatten()).await?;
     let user = UserView::from(row);
-    ctx.after_commit("users.create", None, || view_payload(&user));
+    ctx.written("users.create", None, Some(user.id), || view_payload(&user)).await?;
     Ok(user)
 }
 
@@ -360,7 +360,7 @@ async fn update_in(ctx: &Ctx<'_>, id: Uuid, patch: UserPatch) -> Result<UserView
     let row = txn.update(active).await.map_err(on_unique_email)?;
     txn.announce(Change::Member { tenant: txn.tenant_id(), user: id }).await?;
     let user = UserView::from(row);
-    ctx.after_commit("users.update", None, || view_payload(&user));
+    ctx.written("users.update", None, Some(id), || view_payload(&user)).await?;
     Ok(user)
 }
 
@@ -383,7 +383,7 @@ async fn delete_in(ctx: &Ctx<'_>, id: Uuid) -> Result<()> {
     txn.delete_many::<user::Entity>().filter(user::Column::Id.eq(id)).exec(txn).await?;
     txn.announce(Change::Member { tenant: txn.tenant_id(), user: id }).await?;
     let user = UserView::from(row);
-    ctx.after_commit("users.delete", None, || view_payload(&user));
+    ctx.written("users.delete", None, Some(id), || view_payload(&user)).await?;
     Ok(())
 }
 

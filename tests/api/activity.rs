@@ -124,9 +124,12 @@ fn ids(entries: &[Value]) -> Vec<String> {
     entries.iter().map(id_of).collect()
 }
 
-/// The entries about items (not logins), in the order given.
+/// The entries about items (not logins, nor changes to users or settings, whose collections
+/// are `tb_…`), in the order given.
 fn item_entries(entries: &[Value]) -> Vec<Value> {
-    entries.iter().filter(|e| e["action"] != "login").cloned().collect()
+    let about_items =
+        |e: &Value| e["action"] != "login" && !e["collection"].as_str().is_some_and(|c| c.starts_with("tb_"));
+    entries.iter().filter(|e| about_items(e)).cloned().collect()
 }
 
 fn assert_recent(entry: &Value, before: DateTime<Utc>, after: DateTime<Utc>) {
@@ -362,8 +365,8 @@ async fn logged(app: &TestApp) -> Logged {
     entry_for(app, &acme, "delete", &id_of(&note)).await;
 
     let all = entries(app, &acme, &[("limit", "1000")]).await;
-    // Two logins, three creates, an update and a delete.
-    assert_eq!(all.len(), 7, "{all:?}");
+    // Two logins, the editor's creation (a user), three creates, an update and a delete.
+    assert_eq!(all.len(), 8, "{all:?}");
     Logged { acme, admin_id, editor_id, first_id, all }
 }
 
@@ -384,7 +387,7 @@ async fn filters_on_action_collection_item_user_and_timestamp_select_entries() {
 
     let not_logins = filtered(json!({"action": {"_in": ["create", "delete"]}})).await;
     assert_eq!(not_logins, expected_ids(&log.all, |e| e["action"] == "create" || e["action"] == "delete"));
-    assert_eq!(not_logins.len(), 4);
+    assert_eq!(not_logins.len(), 5, "the editor's creation, three creates and a delete");
 
     let notes = filtered(json!({"collection": {"_eq": "notes"}})).await;
     assert_eq!(notes, expected_ids(&log.all, |e| e["collection"] == "notes"));
@@ -398,7 +401,7 @@ async fn filters_on_action_collection_item_user_and_timestamp_select_entries() {
     assert_eq!(by_editor, expected_ids(&log.all, |e| e["user"] == log.editor_id.as_str()));
     assert_eq!(by_editor.len(), 5, "the editor's login, create, update, create and delete");
     let by_admin = filtered(json!({"user": {"_eq": log.admin_id}})).await;
-    assert_eq!(by_admin.len(), 2, "the admin's login and create: {by_admin:?}");
+    assert_eq!(by_admin.len(), 3, "the admin's login, the editor's creation and a create: {by_admin:?}");
 
     let cut = log.all[3]["timestamp"].as_str().unwrap().to_string();
     let cut_at = timestamp(&json!(cut));
@@ -438,13 +441,13 @@ async fn limit_offset_and_total_count_follow_the_item_rules() {
         "no count unasked: {first_two}"
     );
     assert_eq!(ids(page["data"].as_array().unwrap()), all[3..5].to_vec());
-    assert_eq!(page["meta"]["total_count"], 7, "{page}");
+    assert_eq!(page["meta"]["total_count"], 8, "{page}");
     assert_eq!(past_end["data"], json!([]));
-    assert_eq!(past_end["meta"]["total_count"], 7, "{past_end}");
+    assert_eq!(past_end["meta"]["total_count"], 8, "{past_end}");
     assert_eq!(none["data"], json!([]));
-    assert_eq!(none["meta"]["total_count"], 7, "{none}");
+    assert_eq!(none["meta"]["total_count"], 8, "{none}");
     assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
-    assert_eq!(filtered["meta"]["total_count"], 3, "the count is of the filter's matches: {filtered}");
+    assert_eq!(filtered["meta"]["total_count"], 4, "the count is of the filter's matches: {filtered}");
 
     for (name, value) in [("limit", "1001"), ("limit", "-1"), ("limit", "many"), ("offset", "-1"), ("offset", "x")] {
         let on_items = app.data(&log.acme).list("posts", &[(name, value)]).await.status();
@@ -780,8 +783,11 @@ async fn a_tenant_that_turns_audit_off_gets_no_entries() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     let body = activity_body(&api, &[("meta", "total_count")]).await;
-    assert_eq!(body["data"], json!([]), "no login, create, update or delete is recorded: {body}");
-    assert_eq!(body["meta"]["total_count"], 0, "{body}");
+    // The platform admin's change that turned the log off is the last thing it recorded.
+    let recorded: Vec<(Value, Value)> =
+        body["data"].as_array().unwrap().iter().map(|e| (e["action"].clone(), e["collection"].clone())).collect();
+    assert_eq!(recorded, [(json!("update"), json!("tb_settings"))], "no login, create, update or delete: {body}");
+    assert_eq!(body["data"][0]["delta"]["settings"], settings, "{body}");
 }
 
 #[tokio::test]
@@ -818,4 +824,62 @@ async fn on_sqlite_the_log_records_and_filters() {
     .await;
     let others = entries(&app, &other, &[]).await;
     assert!(others.iter().all(|e| e["action"] == "login" && e["user"] != admin_id.as_str()), "{others:?}");
+}
+
+#[tokio::test]
+async fn a_tenant_admin_cannot_silence_its_audit_log_but_a_platform_admin_can() {
+    let app = spawn_app().await;
+    let acme = posts_tenant(&app, "acme").await;
+    let put = |token: String, settings: Value| {
+        let request = app.put("/api/tenant/settings").host(&tenant_host("acme")).bearer_auth(token).json(&settings);
+        async move { request.send().await.unwrap() }
+    };
+
+    for silenced in [json!({"extensions": {"audit": false}}), json!({"theme": "dark", "extensions": {"audit": false}})]
+    {
+        let response = put(acme.token.clone(), silenced).await;
+        assert_problem(response, StatusCode::FORBIDDEN, "setting_locked").await;
+    }
+    // Other settings stay the tenant admin's.
+    let themed = put(acme.token.clone(), json!({"theme": "dark"})).await;
+    assert_eq!(json_body(themed, StatusCode::OK).await["data"]["settings"], json!({"theme": "dark"}));
+    let item = app.data(&acme).item("posts", &json!({"title": "Still recorded"})).await;
+    entry_for(&app, &acme, "create", &id_of(&item)).await;
+
+    // A platform admin, acting as the tenant's admin, may.
+    let platform = app.platform_token().await;
+    let silenced = put(platform, json!({"extensions": {"audit": false}})).await;
+    assert_eq!(json_body(silenced, StatusCode::OK).await["data"]["settings"]["extensions"]["audit"], false);
+}
+
+#[tokio::test]
+async fn changes_to_users_roles_and_settings_are_recorded_without_passwords() {
+    let app = spawn_app().await;
+    let acme = posts_tenant(&app, "acme").await;
+    let admin_id = me(&app, "acme", &acme.token).await;
+    let viewer = app.member(&acme, "viewer").await;
+    let viewer_id = viewer.user.id.to_string();
+
+    app.users(&acme).patched(viewer.user.id, &json!({"role": "editor", "password": "A-Brand-New-Pass-4471"})).await;
+    let settings = json!({"theme": "dark"});
+    let response = app.put("/api/tenant/settings").host(&tenant_host("acme")).bearer_auth(&acme.token).json(&settings);
+    json_body(response.send().await.unwrap(), StatusCode::OK).await;
+    let deleted = app.users(&acme).delete(viewer.user.id).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    // Written with their changes, so there is nothing to wait for.
+    let users = entries(&app, &acme, &[("filter", r#"{"collection":{"_eq":"tb_users"}}"#)]).await;
+    let actions: Vec<(&str, &str)> =
+        users.iter().map(|e| (e["action"].as_str().unwrap(), e["item"].as_str().unwrap())).collect();
+    assert_eq!(
+        actions,
+        [("delete", viewer_id.as_str()), ("update", viewer_id.as_str()), ("create", viewer_id.as_str())]
+    );
+    assert!(users.iter().all(|e| e["user"] == admin_id.as_str()), "{users:?}");
+    assert_eq!(users[1]["delta"]["role"], "editor", "the role change: {}", users[1]);
+    let settings_entries = entries(&app, &acme, &[("filter", r#"{"collection":{"_eq":"tb_settings"}}"#)]).await;
+    assert_eq!(settings_entries.len(), 1);
+    assert_eq!(settings_entries[0]["delta"]["settings"], settings);
+    let text = serde_json::to_string(&entries(&app, &acme, &[("limit", "1000")]).await).unwrap();
+    assert!(!text.contains("A-Brand-New-Pass") && !text.contains("argon2"), "{text}");
 }

@@ -78,3 +78,93 @@ async fn with_json_logs_every_line_of_output_is_json() {
         .find(|event| event["message"] == "tenantbase listening");
     assert_eq!(listening.map(|event| event["port"].clone()), Some(port.into()), "{lines:?}");
 }
+
+#[tokio::test]
+async fn a_killed_server_leaves_no_committed_change_without_its_audit_entry() {
+    let database = TestDatabase::create().await;
+    let cli = Cli::new(&database)
+        .var("TB_ADMIN_EMAIL", crate::helpers::PLATFORM_ADMIN_EMAIL)
+        .var("TB_ADMIN_PASSWORD", crate::helpers::PLATFORM_ADMIN_PASSWORD);
+    let served = cli.serve().await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let mut request = client.post(served.url(path)).header("host", "acme.localhost").json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let login = |email: &str, password: &str| serde_json::json!({"email": email, "password": password});
+    let platform: Value = client
+        .post(served.url("/api/auth/login"))
+        .json(&login(crate::helpers::PLATFORM_ADMIN_EMAIL, crate::helpers::PLATFORM_ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let platform = platform["data"]["access_token"].as_str().unwrap().to_string();
+    let tenant =
+        serde_json::json!({"slug": "acme", "name": "Acme", "admin": login("admin@acme.test", "Acme-Admin-Pass-5501")});
+    assert!(
+        client
+            .post(served.url("/api/tenants"))
+            .bearer_auth(&platform)
+            .json(&tenant)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let admin: Value = post("/api/auth/login", None, login("admin@acme.test", "Acme-Admin-Pass-5501"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = admin["data"]["access_token"].as_str().unwrap().to_string();
+    let notes = serde_json::json!({"name": "notes", "fields": [{"name": "n", "type": "integer"}]});
+    assert!(post("/api/collections", Some(&token), notes).await.unwrap().status().is_success());
+
+    // Writers create notes as fast as they can; the server dies under them.
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let (url, token, client) = (served.url("/api/items/notes"), token.clone(), client.clone());
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = 0;
+            for n in 0.. {
+                let request = client.post(&url).header("host", "acme.localhost").bearer_auth(&token);
+                match request.json(&serde_json::json!({"n": writer * 100_000 + n})).send().await {
+                    Ok(response) if response.status() == StatusCode::CREATED => acknowledged += 1,
+                    _ => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    served.signal("KILL");
+    let mut acknowledged = 0;
+    for writer in writers {
+        acknowledged += writer.await.unwrap();
+    }
+    served.wait(Duration::from_secs(10)).await;
+
+    let count = |sql: String| {
+        let database = &database;
+        async move { database.query_json(&sql).await[0].as_i64().unwrap() }
+    };
+    let notes_sql = "FROM items i JOIN collections c ON c.tenant_id = i.tenant_id AND c.id = i.collection_id \
+                     WHERE c.name = 'notes'";
+    let committed = count(format!("SELECT count(*)::text {notes_sql}")).await;
+    let unrecorded = count(format!(
+        "SELECT count(*)::text {notes_sql} AND NOT EXISTS (SELECT 1 FROM items a JOIN collections ac \
+         ON ac.tenant_id = a.tenant_id AND ac.id = a.collection_id WHERE ac.name = 'tb_activity' \
+         AND a.tenant_id = i.tenant_id AND a.data->>'action' = 'create' AND a.data->>'item' = i.id::text)"
+    ))
+    .await;
+    assert!(acknowledged > 0 && committed >= acknowledged, "{acknowledged} acknowledged, {committed} committed");
+    assert_eq!(unrecorded, 0, "of {committed} committed notes, {unrecorded} have no audit entry");
+}

@@ -13,6 +13,6 @@ pub use input::{CollectionPatch, FieldInput, MAX_FIELDS, NewCollection};
 pub(crate) use read::get_in;
 pub(crate) use read::usage;
 pub use read::{CollectionView, get, list};
-pub(crate) use write::ensure_system;
 pub(crate) use write::purge;
 pub use write::{add_fields, create, delete, drop_field};
+pub(crate) use write::{ensure_system, ensure_system_in};

@@ -14,7 +14,7 @@ use crate::{
     error::{Code, Error, Result},
     hooks::Ctx,
     input::Page,
-    schema::{Collection, Field, SYSTEM_PREFIX, SchemaCache},
+    schema::{Collection, Field, SYSTEM_PREFIX},
     services::Env,
 };
 
@@ -45,16 +45,16 @@ pub(super) fn not_found(name: &str) -> Error {
 /// One collection of the tenant, or 404 `collection_not_found`. System collections (`tb_…`)
 /// are not reachable by name through the API.
 pub async fn get(env: &Env, tenant_id: Uuid, name: &str) -> Result<CollectionView> {
-    Ok(CollectionView::from(&*public(env.runtime().schemas(), tenant_id, name).await?))
+    let found = env.runtime().schemas().get(tenant_id).await?.get(name).cloned();
+    Ok(CollectionView::from(&*public(found, name)?))
 }
 
 /// [`get`] for a unit of work.
 pub(crate) async fn get_in(ctx: &Ctx<'_>, name: &str) -> Result<Arc<Collection>> {
-    public(ctx.runtime.schemas(), ctx.tenant.id, name).await
+    public(ctx.runtime.schemas().get_in(ctx.txn).await?.get(name).cloned(), name)
 }
 
-async fn public(schemas: &SchemaCache, tenant_id: Uuid, name: &str) -> Result<Arc<Collection>> {
-    let found = schemas.get(tenant_id).await?.get(name).cloned();
+fn public(found: Option<Arc<Collection>>, name: &str) -> Result<Arc<Collection>> {
     found.filter(|c| !c.is_system()).ok_or_else(|| not_found(name))
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QuerySelect, SqlErr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QuerySelect, SqlErr, sea_query::OnConflict};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use crate::{
     db::{Change, PlatformDb, TenantTxn},
     entities::{collection, item},
     error::{Code, Error, FieldError, Result},
+    hooks::Ctx,
     input::Checks,
     schema::{Collection, SYSTEM_PREFIX, SchemaCache, StoredField},
     services::Env,
@@ -57,7 +58,7 @@ pub async fn create(env: &Env, tenant_id: Uuid, input: NewCollection) -> Result<
 }
 
 /// A system collection of the tenant (`tb_…`, e.g. the activity log), created on first use in
-/// a transaction of its own. Two instances creating it at once is fine: the loser reloads.
+/// a transaction of its own.
 pub(crate) async fn ensure_system(
     db: &PlatformDb,
     schemas: &SchemaCache,
@@ -68,37 +69,43 @@ pub(crate) async fn ensure_system(
     if let Some(found) = schemas.get(tenant_id).await?.get(name) {
         return Ok(found.clone());
     }
+    let txn = db.tenant(tenant_id).begin().await?;
+    let collection = create_system_in(&txn, name, fields).await?;
+    txn.commit().await?;
+    Ok(collection)
+}
+
+/// [`ensure_system`] inside a unit of work, so that the collection is created (if need be)
+/// with the change that first writes to it.
+pub(crate) async fn ensure_system_in(ctx: &Ctx<'_>, name: &str, fields: &[FieldInput]) -> Result<Arc<Collection>> {
+    if let Some(found) = ctx.runtime.schemas().get_in(ctx.txn).await?.get(name) {
+        return Ok(found.clone());
+    }
+    create_system_in(ctx.txn, name, fields).await
+}
+
+/// Creates the system collection unless it exists, then reads it. Two transactions creating it
+/// at once are fine: the second waits for the first and then finds its row.
+async fn create_system_in(txn: &TenantTxn, name: &str, fields: &[FieldInput]) -> Result<Arc<Collection>> {
     let mut checks = Checks::default();
     let fields = define_fields(fields, &[], false, &mut checks);
     checks.finish()?;
     let now = Utc::now();
-    let txn = db.tenant(tenant_id).begin().await?;
     let row = collection::ActiveModel {
-        tenant_id: Set(tenant_id),
+        tenant_id: Set(txn.tenant_id()),
         id: Set(Uuid::now_v7()),
         name: Set(name.to_string()),
         fields: Set(stored(&fields)?),
         created_at: Set(now),
         updated_at: Set(now),
     };
-    match txn.insert(row).await {
-        Ok(_) => {
-            txn.announce(Change::Collections(tenant_id)).await?;
-            txn.commit().await?;
-        }
-        // Another instance created it meanwhile: forget the schema loaded without it.
-        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            drop(txn);
-            schemas.invalidate(tenant_id);
-        }
-        Err(error) => return Err(error.into()),
-    }
-    schemas
-        .get(tenant_id)
-        .await?
-        .get(name)
-        .cloned()
-        .ok_or_else(|| Error::internal(format!("system collection {name} missing after creation")))
+    let unique_name =
+        OnConflict::columns([collection::Column::TenantId, collection::Column::Name]).do_nothing().to_owned();
+    txn.insert_if_absent(row, unique_name).await?;
+    txn.announce(Change::Collections(txn.tenant_id())).await?;
+    let row = txn.find::<collection::Entity>().filter(collection::Column::Name.eq(name)).one(txn).await?;
+    let row = row.ok_or_else(|| Error::internal(format!("system collection {name} missing after creation")))?;
+    Ok(Arc::new(Collection::from_row(row)?))
 }
 
 /// Adds fields to a collection; existing fields and items keep their values, and a new field's

@@ -128,7 +128,8 @@ pub(crate) async fn create_in(ctx: &Ctx<'_>, name: &str, body: Value) -> Result<
     for item in created {
         let (id, delta) = (item.id, Value::Object(item.data.clone()));
         let rendered = item.render(&collection, None);
-        ctx.after_commit("items.create", Some(name), || json!({"key": id, "item": rendered, "delta": delta}));
+        ctx.written("items.create", Some(name), Some(id), || json!({"key": id, "item": rendered, "delta": delta}))
+            .await?;
         items.push(rendered);
     }
     Ok(match items.pop() {
@@ -220,7 +221,7 @@ pub(crate) async fn update_in(
     let updated = ctx.txn.update(row).await.map_err(|e| on_unique(e, &collection))?;
     let item = Stored::from(updated).render(&collection, None);
     let rendered = item.clone();
-    ctx.after_commit("items.update", Some(name), || json!({"key": id, "item": rendered, "delta": delta}));
+    ctx.written("items.update", Some(name), Some(id), || json!({"key": id, "item": rendered, "delta": delta})).await?;
     Ok(item)
 }
 
@@ -255,7 +256,7 @@ pub(crate) async fn delete_in(ctx: &Ctx<'_>, name: &str, id: Uuid, precondition:
         .exec(ctx.txn)
         .await?;
     let item = Stored::from(current).render(&collection, None);
-    ctx.after_commit("items.delete", Some(name), || json!({"key": id, "item": item, "delta": null}));
+    ctx.written("items.delete", Some(name), Some(id), || json!({"key": id, "item": item, "delta": null})).await?;
     Ok(())
 }
 

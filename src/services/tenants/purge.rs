@@ -6,11 +6,9 @@ use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{
-    read::get,
-    write::{announce, change},
-};
+use super::write::{TenantEvent, change};
 use crate::{
+    auth::Caller,
     db::{Change, PlatformDb},
     entities::{session, tenant, tenant_domain, user},
     error::Result,
@@ -20,17 +18,16 @@ use crate::{
 
 /// Makes the tenant unreachable at once and purges its rows in the background. A purge cut
 /// short (crash, restart) is finished by [`resume_purges`] at the next start.
-#[tracing::instrument(skip(env))]
-pub async fn delete(env: &Env, id_or_slug: &str) -> Result<()> {
-    let before = get(env, id_or_slug).await?;
-    let id = change(env, id_or_slug, async move |_, mut row| {
+#[tracing::instrument(skip(env, caller))]
+pub async fn delete(env: &Env, caller: &Caller, id_or_slug: &str) -> Result<()> {
+    let deleted = change(env, caller, id_or_slug, TenantEvent::Delete, async move |_, mut row| {
         row.status = Set(TenantStatus::Deleted.as_str().into());
         row.deleted_at = Set(Some(Utc::now()));
         Ok(row)
     })
     .await?;
+    let id = deleted.id;
     env.metrics().forget_tenant(id);
-    announce(env, "tenants.delete", &before);
     let db = env.db().clone();
     tokio::spawn(async move {
         if let Err(error) = purge(&db, id).await {

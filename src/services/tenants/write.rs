@@ -14,14 +14,14 @@ use super::{
     store::{add_domains, insert_tenant, live_row},
 };
 use crate::{
-    auth::{Role, password},
+    auth::{Caller, Role, password},
     db::{Change, TenantTxn},
     entities::tenant,
-    error::{Error, Result},
-    hooks,
+    error::{Code, Error, Result},
+    hooks::{self, Unit},
     input::{Checks, check_name, normalize_email},
     services::{Env, users},
-    tenancy::{Tenant, TenantStatus},
+    tenancy::{Tenant, TenantStatus, directory::with_domains},
 };
 
 /// Creates a tenant, its domains and optionally its first admin, all or nothing.
@@ -63,49 +63,64 @@ pub async fn create(env: &Env, input: NewTenant) -> Result<Tenant> {
     Ok(tenant)
 }
 
-/// Runs `change` on a tenant's row inside one scoped transaction, then announces the change
-/// so every instance drops the tenant from its cache. Returns the tenant's id.
-pub(super) async fn change<F>(env: &Env, id_or_slug: &str, change: F) -> Result<Uuid>
-where
-    F: AsyncFnOnce(&TenantTxn, tenant::ActiveModel) -> Result<tenant::ActiveModel>,
-{
-    let id = get(env, id_or_slug).await?.id;
-    let txn = env.db().tenant(id).begin().await?;
-    let row: tenant::ActiveModel = live_row(&txn).await?.into();
-    let mut row = change(&txn, row).await?;
-    row.updated_at = Set(Utc::now());
-    row.update(txn.platform_conn()).await?;
-    txn.announce(Change::Tenant(id)).await?;
-    txn.commit().await?;
-    Ok(id)
+/// What a change to a tenant's row is, for its hooks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum TenantEvent {
+    Update,
+    Delete,
 }
 
-/// [`change`], then the changed tenant.
-async fn change_and_get<F>(env: &Env, id_or_slug: &str, f: F) -> Result<Tenant>
+/// Runs `change` on a tenant's row inside one unit of work of that tenant, whose `after` hooks
+/// (the audit log) write with it, then announces the change so every instance drops the tenant
+/// from its cache; the action hooks get the changed tenant (the tenant as it was, for a delete).
+pub(super) async fn change<F>(
+    env: &Env,
+    caller: &Caller,
+    id_or_slug: &str,
+    kind: TenantEvent,
+    change: F,
+) -> Result<Tenant>
 where
     F: AsyncFnOnce(&TenantTxn, tenant::ActiveModel) -> Result<tenant::ActiveModel>,
 {
-    let id = change(env, id_or_slug, f).await?;
-    let tenant = get(env, &id.to_string()).await?;
-    announce(env, "tenants.update", &tenant);
-    Ok(tenant)
+    let before = Arc::new(get(env, id_or_slug).await?);
+    let event = match kind {
+        TenantEvent::Update => "tenants.update",
+        TenantEvent::Delete => "tenants.delete",
+    };
+    let unit = Unit::begin(env.runtime(), &before, Some(caller), 0, true).await?;
+    let ctx = unit.ctx();
+    let outcome = async {
+        let txn = ctx.txn();
+        let row: tenant::ActiveModel = live_row(txn).await?.into();
+        let mut row = change(txn, row).await?;
+        row.updated_at = Set(Utc::now());
+        let row = row.update(txn.platform_conn()).await?;
+        txn.announce(Change::Tenant(before.id)).await?;
+        let changed = with_domains(txn.platform_conn(), row).await?;
+        let shown = if kind == TenantEvent::Delete { &*before } else { &changed };
+        ctx.written(event, None, Some(before.id), || serde_json::to_value(shown).unwrap_or_default()).await?;
+        Ok(changed)
+    }
+    .await;
+    unit.finish(outcome, event, None).await
 }
 
 /// Fires the (platform) action hooks of a tenant event; the hooks' context is that tenant.
-pub(super) fn announce(env: &Env, event: &'static str, tenant: &Tenant) {
+fn announce(env: &Env, event: &'static str, tenant: &Tenant) {
     let payload = || serde_json::to_value(tenant).unwrap_or_default();
     hooks::announce(env.runtime(), Some(&Arc::new(tenant.clone())), None, event, payload);
 }
 
 /// Changes name, plan and/or domains.
-#[tracing::instrument(skip(env, patch))]
-pub async fn update(env: &Env, id_or_slug: &str, patch: TenantPatch) -> Result<Tenant> {
+#[tracing::instrument(skip(env, caller, patch))]
+pub async fn update(env: &Env, caller: &Caller, id_or_slug: &str, patch: TenantPatch) -> Result<Tenant> {
     let mut checks = Checks::default();
     let name = patch.name.as_deref().and_then(|n| checks.check(check_name("name", n)));
     let plan = patch.plan.as_deref().and_then(|p| checks.check(check_plan("plan", p)));
     let domains = patch.domains.as_deref().map(|d| check_domains(&mut checks, d, &env.config().base_domain));
     checks.finish()?;
-    change_and_get(env, id_or_slug, async move |txn, mut row| {
+    change(env, caller, id_or_slug, TenantEvent::Update, async move |txn, mut row| {
         if let Some(name) = name {
             row.name = Set(name);
         }
@@ -120,11 +135,33 @@ pub async fn update(env: &Env, id_or_slug: &str, patch: TenantPatch) -> Result<T
     .await
 }
 
-/// Replaces the settings object.
-#[tracing::instrument(skip(env, settings))]
-pub async fn replace_settings(env: &Env, id_or_slug: &str, settings: serde_json::Value) -> Result<Tenant> {
+/// Settings only a platform admin may change: turning the audit log off would let a tenant
+/// admin act unrecorded.
+const PLATFORM_ONLY_SETTINGS: [(&str, &str); 1] = [("extensions", "audit")];
+
+/// Replaces the settings object. A tenant admin may not change what [`PLATFORM_ONLY_SETTINGS`]
+/// names (403 `setting_locked`); a platform admin may.
+#[tracing::instrument(skip(env, caller, settings))]
+pub async fn replace_settings(
+    env: &Env,
+    caller: &Caller,
+    id_or_slug: &str,
+    settings: serde_json::Value,
+) -> Result<Tenant> {
     let settings = check_settings("settings", settings).map_err(|e| Error::validation(vec![e]))?;
-    change_and_get(env, id_or_slug, async move |_, mut row| {
+    let platform = caller.is_platform_admin();
+    change(env, caller, id_or_slug, TenantEvent::Update, async move |_, mut row| {
+        if !platform {
+            let current = row.settings.try_as_ref().cloned().unwrap_or_default();
+            for (section, key) in PLATFORM_ONLY_SETTINGS {
+                if current[section][key] != settings[section][key] {
+                    return Err(Error::new(
+                        Code::SettingLocked,
+                        format!("Only a platform admin may change settings.{section}.{key}."),
+                    ));
+                }
+            }
+        }
         row.settings = Set(settings);
         Ok(row)
     })
@@ -132,9 +169,9 @@ pub async fn replace_settings(env: &Env, id_or_slug: &str, settings: serde_json:
 }
 
 /// Suspends or resumes; effective on the next request on every instance.
-#[tracing::instrument(skip(env))]
-pub async fn set_status(env: &Env, id_or_slug: &str, status: TenantStatus) -> Result<Tenant> {
-    change_and_get(env, id_or_slug, async move |_, mut row| {
+#[tracing::instrument(skip(env, caller))]
+pub async fn set_status(env: &Env, caller: &Caller, id_or_slug: &str, status: TenantStatus) -> Result<Tenant> {
+    change(env, caller, id_or_slug, TenantEvent::Update, async move |_, mut row| {
         row.status = Set(status.as_str().into());
         Ok(row)
     })
