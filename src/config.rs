@@ -34,6 +34,7 @@ const KNOWN_VARS: &[&str] = &[
     "TB_SHUTDOWN_TIMEOUT",
     "TB_HOOK_TIMEOUT_MS",
     "TB_WORKERS",
+    "TB_PURGE_RETRY_SECONDS",
     // Read by `tenantbase admin create` only.
     "TB_NEW_ADMIN_PASSWORD",
 ];
@@ -118,6 +119,9 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `TB_HOOK_TIMEOUT_MS`: how long one filter hook may run before its request fails. Default 5000.
     pub hook_timeout: Duration,
+    /// `TB_PURGE_RETRY_SECONDS`: how often the server finishes tenant purges that were cut short
+    /// or failed (on this or any instance). Default 60.
+    pub purge_retry: Duration,
     /// `TB_WORKERS`: HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
 }
@@ -210,6 +214,7 @@ impl Config {
             insecure_allow_rls_bypass: parse_bool(&get, "TB_INSECURE_ALLOW_RLS_BYPASS")?,
             shutdown_timeout: Duration::from_secs(parse_number(&get, "TB_SHUTDOWN_TIMEOUT", 30)?),
             hook_timeout: Duration::from_millis(parse_number(&get, "TB_HOOK_TIMEOUT_MS", 5000)?),
+            purge_retry: Duration::from_secs(parse_number(&get, "TB_PURGE_RETRY_SECONDS", 60)?.max(1)),
             workers: get("TB_WORKERS").map(|_| parse_number(&get, "TB_WORKERS", 1)).transpose()?,
         })
     }

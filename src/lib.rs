@@ -126,10 +126,14 @@ impl Application {
             schemas_seen.on_change(notice);
         });
         db::spawn_listener(&conn, changes);
-        let purges = db.clone();
+        // Purges cut short by a crash, or failed, are finished by whichever instance gets there.
+        let (purges, every) = (db.clone(), config.purge_retry);
         tokio::spawn(async move {
-            if let Err(error) = tenants::resume_purges(&purges).await {
-                tracing::error!(%error, "resuming tenant purges failed");
+            loop {
+                if let Err(error) = tenants::resume_purges(&purges).await {
+                    tracing::error!(%error, "resuming tenant purges failed; retrying");
+                }
+                tokio::time::sleep(every).await;
             }
         });
 

@@ -13,6 +13,7 @@ mod m20261123_000005_schedule_runs;
 mod m20261202_000006_session_epochs;
 mod m20261202_000007_platform_rls;
 mod m20261202_000008_change_log;
+mod m20261202_000009_collections_tenant_fkey;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_session_epochs::Migration),
             Box::new(m20261202_000007_platform_rls::Migration),
             Box::new(m20261202_000008_change_log::Migration),
+            Box::new(m20261202_000009_collections_tenant_fkey::Migration),
         ]
     }
 }

@@ -16,3 +16,15 @@ pub enum DbError {
     #[error("database error: {0}")]
     Query(#[from] DbErr),
 }
+
+impl From<super::TxnError> for crate::error::Error {
+    /// A deleted tenant is answered like an unknown one (404), as resolution answers it.
+    fn from(error: super::TxnError) -> Self {
+        match error {
+            super::TxnError::Db(error) => crate::error::Error::Database(error),
+            super::TxnError::TenantGone(_) => {
+                crate::error::Error::new(crate::error::Code::TenantNotFound, "No such tenant.")
+            }
+        }
+    }
+}

@@ -16,4 +16,4 @@ pub use listener::spawn_listener;
 pub use notify::{Change, ChangeFeed, Notice};
 pub use platform_db::{PlatformDb, PlatformTxn};
 pub use roles::RoleCheck;
-pub use tenant_db::{Scoped, TenantDb, TenantOwned, TenantTxn};
+pub use tenant_db::{Scoped, TenantDb, TenantOwned, TenantTxn, TxnError};

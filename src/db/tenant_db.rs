@@ -67,17 +67,37 @@ impl TenantDb {
         self.tenant_id
     }
 
-    /// Starts a transaction in which the database knows the current tenant.
+    /// Starts a transaction that will write, in which the database knows the current tenant,
+    /// once it has made sure the tenant still exists and is not deleted: its row is share-locked
+    /// for the transaction, so a deletion waits for writes under way and every write after it
+    /// is refused ([`TxnError::TenantGone`]). The platform's own scope (the nil id, where
+    /// platform admins' sessions live) has no tenant row and no such check.
     ///
     /// On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction
     /// that reads and then writes fails at once with "database is locked" when another writer
-    /// committed in between, whereas an immediate one waits its turn (busy timeout).
-    pub async fn begin(&self) -> Result<TenantTxn, DbErr> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        self.start(options).await
+    /// committed in between, whereas an immediate one waits its turn (busy timeout). That lock
+    /// also orders a deletion against writes.
+    pub async fn begin(&self) -> Result<TenantTxn, TxnError> {
+        let txn = self.start(write_options()).await?;
+        if !self.tenant_id.is_nil() {
+            txn.lock_live_tenant(false).await?;
+        }
+        Ok(txn)
+    }
+
+    /// [`TenantDb::begin`] for a change of the tenant itself (its name, settings or status):
+    /// the row is locked for update from the start, so two such changes queue instead of both
+    /// holding a share lock and deadlocking on the update.
+    pub(crate) async fn begin_changing_tenant(&self) -> Result<TenantTxn, TxnError> {
+        let txn = self.start(write_options()).await?;
+        txn.lock_live_tenant(true).await?;
+        Ok(txn)
+    }
+
+    /// A transaction that will write, without the live-tenant check: for the platform's own work
+    /// on a tenant's lifecycle, creating it (no row yet) and purging it (deleted).
+    pub(crate) async fn begin_lifecycle(&self) -> Result<TenantTxn, DbErr> {
+        self.start(write_options()).await
     }
 
     /// Starts a transaction for reading only; on SQLite it does not wait for writers.
@@ -95,6 +115,23 @@ impl TenantDb {
             announced: Mutex::default(),
         })
     }
+}
+
+fn write_options() -> TransactionOptions {
+    TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    }
+}
+
+/// Why a tenant transaction did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// The tenant was deleted (or never existed): nothing of it may be written any more.
+    #[error("tenant {0} is gone")]
+    TenantGone(Uuid),
 }
 
 /// Sets the transaction-local `app.tenant_id` that row-level security policies compare with.
@@ -217,6 +254,23 @@ impl TenantTxn {
     {
         model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
         model
+    }
+
+    /// Locks the tenant's row (for update, or shared) and checks it is not deleted.
+    async fn lock_live_tenant(&self, exclusive: bool) -> Result<(), TxnError> {
+        let backend = self.txn.get_database_backend();
+        let sql = match (backend, exclusive) {
+            (DbBackend::Postgres, true) => "SELECT status FROM tenants WHERE id = $1 FOR UPDATE",
+            (DbBackend::Postgres, false) => "SELECT status FROM tenants WHERE id = $1 FOR SHARE",
+            // One writer at a time already: the write lock orders this against a deletion.
+            (_, _) => "SELECT status FROM tenants WHERE id = ?",
+        };
+        let row = self.txn.query_one_raw(Statement::from_sql_and_values(backend, sql, [self.tenant_id.into()])).await?;
+        let status: Option<String> = row.map(|row| row.try_get_by_index(0)).transpose()?;
+        match status.as_deref() {
+            Some("deleted") | None => Err(TxnError::TenantGone(self.tenant_id)),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Runs a statement built by this module's query compilers, which scope it themselves.

@@ -220,6 +220,16 @@ impl<'e> Unit<'e> {
         Ok(Unit { runtime, tenant, caller, depth, txn, actions: Mutex::new(Vec::new()) })
     }
 
+    /// [`Unit::begin`] for a change of the tenant itself, which locks its row for update first.
+    pub(crate) async fn begin_changing_tenant(
+        runtime: &'e Runtime,
+        tenant: &'e Arc<Tenant>,
+        caller: Option<&'e Caller>,
+    ) -> Result<Unit<'e>> {
+        let txn = runtime.db().tenant(tenant.id).begin_changing_tenant().await?;
+        Ok(Unit { runtime, tenant, caller, depth: 0, txn, actions: Mutex::new(Vec::new()) })
+    }
+
     pub(crate) fn ctx(&self) -> Ctx<'_> {
         Ctx {
             runtime: self.runtime,

@@ -15,7 +15,7 @@ use crate::{
         Role,
         session::{SessionScope, hash_refresh_token, new_refresh_token, scope_of},
     },
-    db::{TenantDb, TenantTxn},
+    db::{TenantDb, TenantTxn, TxnError},
     entities::{session, user},
     error::{Code, Error, Result},
     tenancy::Tenant,
@@ -196,7 +196,12 @@ fn check_named_tenant(scope: SessionScope, named: Option<&Tenant>) -> Result<()>
 pub async fn logout(env: &Env, named: Option<&Tenant>, token: &str) -> Result<()> {
     let Some(scope) = scope_of(token) else { return Ok(()) };
     check_named_tenant(scope, named)?;
-    let txn = scope_db(env, scope).begin().await?;
+    let txn = match scope_db(env, scope).begin().await {
+        Ok(txn) => txn,
+        // A deleted tenant's sessions are gone with it.
+        Err(TxnError::TenantGone(_)) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
     let row = txn
         .find::<session::Entity>()
         .filter(session::Column::TokenHash.eq(hash_refresh_token(token)))

@@ -32,5 +32,6 @@ mod schedules;
 mod sessions;
 mod sqlite;
 mod tenant_db;
+mod tenant_deletion;
 mod tenants;
 mod users;

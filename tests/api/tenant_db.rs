@@ -54,6 +54,19 @@ async fn platform(database: &TestDatabase) -> PlatformDb {
     PlatformDb::connect(&config).await.unwrap()
 }
 
+/// A live tenant row: writes need one (a deleted or unknown tenant's transaction is refused).
+async fn live_tenant(database: &TestDatabase) -> Uuid {
+    let id = Uuid::now_v7();
+    database
+        .execute(&format!(
+            "INSERT INTO tenants (id, slug, name, plan, status, settings, created_at, updated_at) \
+             VALUES ('{id}', 't{}', 'T', 'free', 'active', '{{}}', now(), now())",
+            id.simple()
+        ))
+        .await;
+    id
+}
+
 fn new_note(tenant_id: Uuid, body: &str) -> note::ActiveModel {
     note::ActiveModel { tenant_id: Set(tenant_id), id: Set(Uuid::now_v7()), body: Set(body.to_string()) }
 }
@@ -62,7 +75,7 @@ fn new_note(tenant_id: Uuid, body: &str) -> note::ActiveModel {
 async fn a_new_tenant_owned_entity_is_scoped_to_its_tenant_for_reads_updates_and_deletes() {
     let database = notes_database().await;
     let db = platform(&database).await;
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a, b) = (live_tenant(&database).await, live_tenant(&database).await);
 
     // Step 3: insert through each tenant's transaction; a tenant_id set by the caller is overwritten.
     let txn = db.tenant(a).begin().await.unwrap();
@@ -101,7 +114,7 @@ async fn a_new_tenant_owned_entity_is_scoped_to_its_tenant_for_reads_updates_and
 async fn the_new_table_is_also_behind_row_level_security_for_raw_sql() {
     let database = notes_database().await;
     let db = platform(&database).await;
-    let a = Uuid::now_v7();
+    let a = live_tenant(&database).await;
     let txn = db.tenant(a).begin().await.unwrap();
     txn.insert(new_note(a, "secret")).await.unwrap();
     txn.commit().await.unwrap();

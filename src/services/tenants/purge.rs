@@ -16,8 +16,10 @@ use crate::{
     tenancy::TenantStatus,
 };
 
-/// Makes the tenant unreachable at once and purges its rows in the background. A purge cut
-/// short (crash, restart) is finished by [`resume_purges`] at the next start.
+/// Makes the tenant unreachable at once and purges its rows in the background. Once this has
+/// answered no write of the tenant commits (every write transaction share-locks the tenant row
+/// and refuses a deleted one). A purge cut short (crash) or failed is finished by
+/// [`resume_purges`], which every running server calls every `TB_PURGE_RETRY_SECONDS`.
 #[tracing::instrument(skip(env, caller))]
 pub async fn delete(env: &Env, caller: &Caller, id_or_slug: &str) -> Result<()> {
     let deleted = change(env, caller, id_or_slug, TenantEvent::Delete, async move |_, mut row| {
@@ -31,7 +33,7 @@ pub async fn delete(env: &Env, caller: &Caller, id_or_slug: &str) -> Result<()> 
     let db = env.db().clone();
     tokio::spawn(async move {
         if let Err(error) = purge(&db, id).await {
-            tracing::error!(%error, tenant = %id, "tenant purge failed; it resumes at the next start");
+            tracing::error!(%error, tenant = %id, "tenant purge failed; the server retries it");
         }
     });
     Ok(())
@@ -42,7 +44,7 @@ pub async fn delete(env: &Env, caller: &Caller, id_or_slug: &str) -> Result<()> 
 /// frees its slug and domains.
 #[tracing::instrument(skip(db))]
 pub(crate) async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
-    let txn = db.tenant(id).begin().await?;
+    let txn = db.tenant(id).begin_lifecycle().await?;
     let deleted = tenant::Entity::find_by_id(id)
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
         .one(txn.platform_conn())

@@ -51,7 +51,7 @@ pub async fn create(env: &Env, input: NewTenant) -> Result<Tenant> {
     };
 
     let id = Uuid::now_v7();
-    let txn = env.db().tenant(id).begin().await?;
+    let txn = env.db().tenant(id).begin_lifecycle().await?;
     insert_tenant(&txn, id, &spec).await?;
     if let Some((email, hash)) = admin {
         users::insert_user(&txn, &email, hash, Role::Admin, None).await?;
@@ -88,7 +88,7 @@ where
         TenantEvent::Update => "tenants.update",
         TenantEvent::Delete => "tenants.delete",
     };
-    let unit = Unit::begin(env.runtime(), &before, Some(caller), 0, true).await?;
+    let unit = Unit::begin_changing_tenant(env.runtime(), &before, Some(caller)).await?;
     let ctx = unit.ctx();
     let outcome = async {
         let txn = ctx.txn();
