@@ -35,6 +35,8 @@ const KNOWN_VARS: &[&str] = &[
     "TB_HOOK_TIMEOUT_MS",
     "TB_WORKERS",
     "TB_PURGE_RETRY_SECONDS",
+    "TB_SCHEDULE_CONCURRENCY",
+    "TB_SCHEDULE_TIMEOUT_SECONDS",
     // Read by `tenantbase admin create` only.
     "TB_NEW_ADMIN_PASSWORD",
 ];
@@ -122,6 +124,12 @@ pub struct Config {
     /// `TB_PURGE_RETRY_SECONDS`: how often the server finishes tenant purges that were cut short
     /// or failed (on this or any instance). Default 60.
     pub purge_retry: Duration,
+    /// `TB_SCHEDULE_CONCURRENCY`: how many tenants' runs of one scheduled job go on at once.
+    /// Default 4.
+    pub schedule_concurrency: usize,
+    /// `TB_SCHEDULE_TIMEOUT_SECONDS`: how long one scheduled run may take before it is stopped.
+    /// Default 300.
+    pub schedule_timeout: Duration,
     /// `TB_WORKERS`: HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
 }
@@ -215,6 +223,8 @@ impl Config {
             shutdown_timeout: Duration::from_secs(parse_number(&get, "TB_SHUTDOWN_TIMEOUT", 30)?),
             hook_timeout: Duration::from_millis(parse_number(&get, "TB_HOOK_TIMEOUT_MS", 5000)?),
             purge_retry: Duration::from_secs(parse_number(&get, "TB_PURGE_RETRY_SECONDS", 60)?.max(1)),
+            schedule_concurrency: parse_number(&get, "TB_SCHEDULE_CONCURRENCY", 4)?.max(1),
+            schedule_timeout: Duration::from_secs(parse_number(&get, "TB_SCHEDULE_TIMEOUT_SECONDS", 300)?.max(1)),
             workers: get("TB_WORKERS").map(|_| parse_number(&get, "TB_WORKERS", 1)).transpose()?,
         })
     }

@@ -37,7 +37,7 @@ use crate::{
         token,
     },
     db::{ChangeFeed, DbError, PlatformDb, roles},
-    hooks::{Hooks, InitEvent, InitStage, Runtime, schedule},
+    hooks::{Hooks, InitEvent, InitStage, Runtime, ScheduleLimits, schedule},
     limits::{LoginLimiter, LoginLimits},
     schema::SchemaCache,
     services::{Env, admins, items::ItemService, tenants},
@@ -152,7 +152,9 @@ impl Application {
         let members = Members::new(db.clone(), member_cache);
         let runtime = Runtime::new(hooks, db, schemas, ItemService);
         let env = Env::new(runtime, config, tenants, members, tokens, login_limiter, role_check);
-        schedule::spawn_scheduler(env.runtime().clone());
+        let limits =
+            ScheduleLimits { concurrency: env.config().schedule_concurrency, timeout: env.config().schedule_timeout };
+        schedule::spawn_scheduler(env.runtime().clone(), limits);
         env.hooks().run_init(&InitEvent { stage: InitStage::AppAfter, config: env.config() });
         // Signals are the embedding program's to handle (`run_until_signalled`): actix's own
         // handling drops in-flight requests on SIGINT.

@@ -14,6 +14,7 @@ mod m20261202_000006_session_epochs;
 mod m20261202_000007_platform_rls;
 mod m20261202_000008_change_log;
 mod m20261202_000009_collections_tenant_fkey;
+mod m20261202_000010_schedule_leases;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_platform_rls::Migration),
             Box::new(m20261202_000008_change_log::Migration),
             Box::new(m20261202_000009_collections_tenant_fkey::Migration),
+            Box::new(m20261202_000010_schedule_leases::Migration),
         ]
     }
 }

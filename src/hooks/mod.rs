@@ -38,6 +38,7 @@
 //! This layer knows no service: the composition root hands the [`Runtime`] the item operations
 //! hooks may run ([`ItemOperations`], implemented by the items service).
 
+mod claims;
 mod compose;
 mod context;
 mod cron;
@@ -55,6 +56,6 @@ pub use error::{HookError, HookResult};
 pub use events::{ErrorEvent, InitEvent, InitStage};
 pub use items::{ItemOperations, Items, ListParams};
 pub use registry::{ActionFn, AfterFn, ErrorFn, Extension, FilterFn, Hooks, InitFn, Register, RoutesFn};
-pub use schedule::{Schedule, ScheduleFn, ScheduleScope};
+pub use schedule::{Schedule, ScheduleFn, ScheduleLimits, ScheduleScope};
 pub(crate) use unit::announce;
 pub use unit::{Ctx, Runtime, Unit};

@@ -1,20 +1,15 @@
-//! Scheduled hooks: the loop that runs each due job once across every instance. An instance
-//! claims a run by inserting `(job, second)` into `schedule_runs`; the primary key lets exactly
-//! one instance win, on PostgreSQL and SQLite alike.
+//! Scheduled hooks: the loop that runs each due job once across every instance (see
+//! `claims.rs`), for its tenants a bounded number at once, each run under a deadline and a lease
+//! so that a slow run is neither piled onto nor waited for by other tenants' runs.
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
-use chrono::{DateTime, SubsecRound, Timelike, Utc};
-use futures_util::FutureExt;
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use chrono::{DateTime, SubsecRound, Utc};
+use futures_util::{FutureExt, future::BoxFuture};
+use tokio::{sync::Semaphore, task::JoinSet};
 
-use futures_util::future::BoxFuture;
-
-use super::{ActionContext, HookResult, Runtime, cron::Cron};
-use crate::{
-    schema::format_datetime,
-    tenancy::{Tenant, directory},
-};
+use super::{ActionContext, HookResult, Runtime, claims::Claims, cron::Cron};
+use crate::tenancy::{Tenant, directory};
 
 /// Whether a job runs once per active tenant (each with that tenant's context) or once for the
 /// platform (with the explicitly named platform context).
@@ -37,11 +32,29 @@ pub struct Schedule {
     pub(crate) job: ScheduleFn,
 }
 
+/// How scheduled runs are bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduleLimits {
+    /// Tenants whose runs of one job go on at once.
+    pub concurrency: usize,
+    /// How long one run may take before it is cancelled.
+    pub timeout: Duration,
+}
+
+/// What the scheduler's runs share.
+struct Scheduler {
+    runtime: Runtime,
+    claims: Claims,
+    limits: ScheduleLimits,
+}
+
 /// Runs due jobs until the process ends. Seconds missed while busy (up to a minute) are caught up.
-pub fn spawn_scheduler(runtime: Runtime) {
+pub fn spawn_scheduler(runtime: Runtime, limits: ScheduleLimits) {
     if runtime.hooks().schedules().is_empty() {
         return;
     }
+    let claims = Claims::new(runtime.db().clone());
+    let scheduler = Arc::new(Scheduler { runtime, claims, limits });
     tokio::spawn(async move {
         let mut last = Utc::now().trunc_subsecs(0);
         loop {
@@ -51,9 +64,9 @@ pub fn spawn_scheduler(runtime: Runtime) {
             let current = Utc::now().trunc_subsecs(0);
             let mut second = (last + chrono::Duration::seconds(1)).max(current - chrono::Duration::seconds(60));
             while second <= current {
-                for schedule in runtime.hooks().schedules().iter().filter(|s| s.cron.matches(second)) {
-                    let (runtime, schedule) = (runtime.clone(), schedule.clone());
-                    tokio::spawn(async move { run_once(&runtime, &schedule, second).await });
+                for schedule in scheduler.runtime.hooks().schedules().iter().filter(|s| s.cron.matches(second)) {
+                    let (scheduler, schedule) = (scheduler.clone(), schedule.clone());
+                    tokio::spawn(async move { scheduler.run_once(&schedule, second).await });
                 }
                 second += chrono::Duration::seconds(1);
             }
@@ -62,67 +75,80 @@ pub fn spawn_scheduler(runtime: Runtime) {
     });
 }
 
-/// Claims the run of `schedule` at `at` and, if this instance won it, runs the job.
-async fn run_once(runtime: &Runtime, schedule: &Schedule, at: DateTime<Utc>) {
-    match claim(runtime, &schedule.name, at).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(error) => {
-            tracing::error!(job = schedule.name, %error, "cannot claim a scheduled run");
-            return;
+impl Scheduler {
+    /// Claims the run of `schedule` at `at` and, if this instance won it, runs the job: once for
+    /// the platform, or for every active tenant where it is enabled, a bounded number at once.
+    async fn run_once(self: Arc<Self>, schedule: &Schedule, at: DateTime<Utc>) {
+        match self.claims.claim(&schedule.name, at).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::error!(job = schedule.name, %error, "cannot claim a scheduled run");
+                return;
+            }
         }
-    }
-    match schedule.scope {
-        ScheduleScope::Platform => run_job(runtime, schedule, None).await,
-        ScheduleScope::PerTenant => {
-            let tenants = match directory::active(runtime.db()).await {
-                Ok(tenants) => tenants,
-                Err(error) => {
-                    tracing::error!(job = schedule.name, %error, "cannot list the tenants of a scheduled run");
-                    return;
+        match schedule.scope {
+            ScheduleScope::Platform => self.run_job(schedule, None).await,
+            ScheduleScope::PerTenant => {
+                let tenants = match directory::active(self.runtime.db()).await {
+                    Ok(tenants) => tenants,
+                    Err(error) => {
+                        tracing::error!(job = schedule.name, %error, "cannot list the tenants of a scheduled run");
+                        return;
+                    }
+                };
+                let slots = Arc::new(Semaphore::new(self.limits.concurrency.max(1)));
+                let mut runs = JoinSet::new();
+                for tenant in tenants {
+                    if !self.runtime.hooks().enabled(schedule.extension.as_deref(), Some(&tenant)) {
+                        continue;
+                    }
+                    let (scheduler, schedule, slots) = (self.clone(), schedule.clone(), slots.clone());
+                    runs.spawn(async move {
+                        let Ok(_slot) = slots.acquire_owned().await else { return };
+                        scheduler.run_job(&schedule, Some(Arc::new(tenant))).await;
+                    });
                 }
-            };
-            for tenant in tenants {
-                if runtime.hooks().enabled(schedule.extension.as_deref(), Some(&tenant)) {
-                    run_job(runtime, schedule, Some(Arc::new(tenant))).await;
-                }
+                while runs.join_next().await.is_some() {}
             }
         }
     }
-}
 
-async fn run_job(runtime: &Runtime, schedule: &Schedule, tenant: Option<Arc<Tenant>>) {
-    let tenant_id = tenant.as_ref().map(|t| t.id);
-    let ctx = ActionContext::scheduled(runtime.clone(), tenant, &schedule.name);
-    match AssertUnwindSafe((schedule.job)(ctx)).catch_unwind().await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(job = schedule.name, tenant = ?tenant_id, %error, "a scheduled job failed"),
-        Err(_) => tracing::error!(job = schedule.name, tenant = ?tenant_id, "a scheduled job panicked"),
-    }
-}
-
-/// Records that `job` runs at `at`; false when another instance already did.
-async fn claim(runtime: &Runtime, job: &str, at: DateTime<Utc>) -> Result<bool, DbErr> {
-    let conn = runtime.db().platform_conn();
-    let backend = conn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "INSERT INTO schedule_runs (job, run_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-        }
-        _ => "INSERT INTO schedule_runs (job, run_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-    };
-    let text = format_datetime(at);
-    let result = conn.execute_raw(Statement::from_sql_and_values(backend, sql, [job.into(), text.into()])).await?;
-    let won = result.rows_affected() == 1;
-    // Claims are only needed while instances could still race for a run: the winner of each
-    // whole minute drops the job's claims older than an hour.
-    if won && at.second() == 0 {
-        let cutoff = format_datetime(at - chrono::Duration::hours(1));
-        let sql = match backend {
-            sea_orm::DbBackend::Postgres => "DELETE FROM schedule_runs WHERE job = $1 AND run_at < $2",
-            _ => "DELETE FROM schedule_runs WHERE job = ? AND run_at < ?",
+    /// Runs the job for one scope under its lease and deadline; a run of the same job and scope
+    /// still going (here or on another instance) makes this one skip.
+    async fn run_job(&self, schedule: &Schedule, tenant: Option<Arc<Tenant>>) {
+        let tenant_id = tenant.as_ref().map(|t| t.id);
+        let scope = tenant_id.map_or_else(|| "platform".to_string(), |id| id.to_string());
+        let timeout = self.limits.timeout;
+        let until = Utc::now() + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::hours(1));
+        let lease = match self.claims.lease(&schedule.name, &scope, until).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                tracing::warn!(job = schedule.name, tenant = ?tenant_id, "skipped: the previous run is still going");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(job = schedule.name, tenant = ?tenant_id, %error, "cannot lease a scheduled run");
+                return;
+            }
         };
-        conn.execute_raw(Statement::from_sql_and_values(backend, sql, [job.into(), cutoff.into()])).await?;
+        let ctx = ActionContext::scheduled(self.runtime.clone(), tenant, &schedule.name);
+        let run = AssertUnwindSafe((schedule.job)(ctx)).catch_unwind();
+        match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => {
+                tracing::error!(job = schedule.name, tenant = ?tenant_id, %error, "a scheduled job failed")
+            }
+            Ok(Err(_)) => tracing::error!(job = schedule.name, tenant = ?tenant_id, "a scheduled job panicked"),
+            Err(_) => tracing::error!(
+                job = schedule.name,
+                tenant = ?tenant_id,
+                seconds = timeout.as_secs(),
+                "a scheduled job ran past its deadline and was stopped"
+            ),
+        }
+        if let Err(error) = self.claims.release(&schedule.name, &scope, &lease).await {
+            tracing::warn!(job = schedule.name, tenant = ?tenant_id, %error, "cannot release a lease; it expires");
+        }
     }
-    Ok(won)
 }

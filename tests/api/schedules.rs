@@ -304,3 +304,90 @@ async fn an_extensions_job_runs_only_for_tenants_that_enable_it() {
     let nightly_seen = runs_during(&nightly, Duration::from_millis(2200)).await;
     assert_eq!(slugs(&nightly_seen), set(&["on", "silent"]), "{nightly_seen:#?}");
 }
+
+/// When each run of a job started and ended (`None` while running or stopped), by tenant slug.
+type Spans = Arc<Mutex<Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)>>>;
+
+/// A per-tenant job that runs every second and takes `work(slug)` each time, recording its spans.
+fn timed_job(spans: &Spans, name: &'static str, work: fn(&str) -> Duration) -> impl FnOnce(&mut Hooks) + 'static {
+    let spans = spans.clone();
+    move |hooks: &mut Hooks| {
+        hooks.schedule(name, every_second(), ScheduleScope::PerTenant, move |ctx| {
+            let spans = spans.clone();
+            async move {
+                let slug = ctx.tenant().map(|t| t.slug.clone()).unwrap_or_default();
+                let index = {
+                    let mut spans = spans.lock().unwrap();
+                    spans.push((slug.clone(), Utc::now(), None));
+                    spans.len() - 1
+                };
+                tokio::time::sleep(work(&slug)).await;
+                spans.lock().unwrap()[index].2 = Some(Utc::now());
+                Ok(())
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_slow_tenants_job_does_not_delay_another_tenants() {
+    let spans = Spans::default();
+    // Tenants run in slug order: `aaa` first, slow; `zzz` after it, quick.
+    let job = timed_job(&spans, "census", |slug| Duration::from_secs(if slug == "aaa" { 4 } else { 0 }));
+    let app = TestApp::builder().hooks(job).spawn().await;
+    app.create_tenant("aaa").await;
+    app.create_tenant("zzz").await;
+
+    let seen = runs_during(&spans, RUN_FOR).await;
+
+    let quick: Vec<&DateTime<Utc>> =
+        seen.iter().filter(|(slug, ..)| slug == "zzz").map(|(_, start, _)| start).collect();
+    assert!(quick.len() >= 2, "zzz ran every second beside aaa's slow run: {seen:?}");
+    for start in quick {
+        let late = *start - start.trunc_subsecs(0);
+        assert!(late < chrono::Duration::milliseconds(700), "zzz's run started {late} after its second: {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_run_still_going_is_not_started_again_and_a_run_past_its_deadline_is_stopped() {
+    let spans = Spans::default();
+    // Every run would take 30 s; the deadline stops each after 2 s.
+    let job = timed_job(&spans, "long", |_| Duration::from_secs(30));
+    let app = TestApp::builder().var("TB_SCHEDULE_TIMEOUT_SECONDS", "2").hooks(job).spawn().await;
+    app.create_tenant("acme").await;
+
+    let seen = runs_during(&spans, Duration::from_millis(5500)).await;
+
+    let starts: Vec<DateTime<Utc>> = seen.iter().map(|(_, start, _)| *start).collect();
+    assert!((2..=3).contains(&starts.len()), "one run at a time, each stopped at its deadline: {seen:?}");
+    for pair in starts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= chrono::Duration::milliseconds(1500), "a run started while the previous went on: {seen:?}");
+    }
+    assert!(seen.iter().all(|(_, _, end)| end.is_none()), "no run reached its end: {seen:?}");
+}
+
+#[tokio::test]
+async fn old_claims_are_dropped_whatever_seconds_the_job_runs_at() {
+    let runs = Recorder::default();
+    let app = TestApp::builder()
+        .hooks(move |hooks: &mut Hooks| {
+            // Never at second 0.
+            let cron: Cron = "1-59 * * * * *".parse().unwrap();
+            hooks.schedule("odd", cron, ScheduleScope::Platform, move |ctx| record(ctx, runs.clone()));
+        })
+        .spawn()
+        .await;
+    let database = app.database.as_ref().unwrap();
+    let old = (Utc::now() - chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    database.execute(&format!("INSERT INTO schedule_runs (job, run_at) VALUES ('odd', '{old}')")).await;
+    let sql = format!("SELECT count(*)::text FROM schedule_runs WHERE job = 'odd' AND run_at = '{old}'");
+    let count_old = || database.query_json(&sql);
+    assert_eq!(count_old().await[0], 1);
+
+    crate::helpers::eventually(Duration::from_secs(5), "the old claim to be dropped", || async {
+        (count_old().await[0] == 0).then_some(())
+    })
+    .await;
+}
