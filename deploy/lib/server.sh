@@ -24,6 +24,7 @@ start_tenantbase() {
   fi
   TB_DATA_DIR="$work" TB_BIND="127.0.0.1:$port" TB_LOG=warn \
     TB_LOGIN_ATTEMPTS_PER_IP=100000000 TB_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 \
+    TB_LOGIN_ATTEMPTS_PER_IP_ALL_TENANTS=100000000 \
     TB_ADMIN_EMAIL="$name@tenantbase.localhost" TB_ADMIN_PASSWORD="$name-root-password" \
     "$binary" serve >"$work/server.log" 2>&1 &
   server=$!

@@ -68,9 +68,9 @@ impl TenantDb {
     }
 
     /// Starts a transaction that will write, in which the database knows the current tenant,
-    /// once it has made sure the tenant still exists and is not deleted: its row is share-locked
-    /// for the transaction, so a deletion waits for writes under way and every write after it
-    /// is refused ([`TxnError::TenantGone`]). The platform's own scope (the nil id, where
+    /// once it has made sure the tenant still exists and is not deleted: it shares the tenant's
+    /// lifecycle lock, so a deletion waits for writes under way and every write after it is
+    /// refused ([`TxnError::TenantGone`]). The platform's own scope (the nil id, where
     /// platform admins' sessions live) has no tenant row and no such check.
     ///
     /// On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction
@@ -78,36 +78,37 @@ impl TenantDb {
     /// committed in between, whereas an immediate one waits its turn (busy timeout). That lock
     /// also orders a deletion against writes.
     pub async fn begin(&self) -> Result<TenantTxn, TxnError> {
-        let txn = self.start(write_options()).await?;
-        if !self.tenant_id.is_nil() {
-            txn.lock_live_tenant(false).await?;
+        if self.tenant_id.is_nil() {
+            return Ok(self.start(write_options(), TenantLock::None).await?);
         }
+        let txn = self.start(write_options(), TenantLock::Shared).await?;
+        txn.check_live_tenant().await?;
         Ok(txn)
     }
 
     /// [`TenantDb::begin`] for a change of the tenant itself (its name, settings or status):
-    /// the row is locked for update from the start, so two such changes queue instead of both
-    /// holding a share lock and deadlocking on the update.
+    /// it holds the lifecycle lock alone, so writes under way finish first and later ones wait.
     pub(crate) async fn begin_changing_tenant(&self) -> Result<TenantTxn, TxnError> {
-        let txn = self.start(write_options()).await?;
-        txn.lock_live_tenant(true).await?;
+        let txn = self.start(write_options(), TenantLock::Exclusive).await?;
+        txn.check_live_tenant().await?;
         Ok(txn)
     }
 
-    /// A transaction that will write, without the live-tenant check: for the platform's own work
-    /// on a tenant's lifecycle, creating it (no row yet) and purging it (deleted).
+    /// A transaction that will write, holding the lifecycle lock alone but without the
+    /// live-tenant check: for the platform's own work on a tenant's lifecycle, creating it (no
+    /// row yet) and purging it (deleted).
     pub(crate) async fn begin_lifecycle(&self) -> Result<TenantTxn, DbErr> {
-        self.start(write_options()).await
+        self.start(write_options(), TenantLock::Exclusive).await
     }
 
     /// Starts a transaction for reading only; on SQLite it does not wait for writers.
     pub async fn read(&self) -> Result<TenantTxn, DbErr> {
-        self.start(TransactionOptions::default()).await
+        self.start(TransactionOptions::default(), TenantLock::None).await
     }
 
-    async fn start(&self, options: TransactionOptions) -> Result<TenantTxn, DbErr> {
+    async fn start(&self, options: TransactionOptions, lock: TenantLock) -> Result<TenantTxn, DbErr> {
         let txn = self.conn.begin_with_options(options).await?;
-        set_current_tenant(&txn, self.tenant_id).await?;
+        set_current_tenant(&txn, self.tenant_id, lock).await?;
         Ok(TenantTxn {
             txn,
             tenant_id: self.tenant_id,
@@ -134,16 +135,35 @@ pub enum TxnError {
     TenantGone(Uuid),
 }
 
-/// Sets the transaction-local `app.tenant_id` that row-level security policies compare with.
-pub(crate) async fn set_current_tenant(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), DbErr> {
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.tenant_id', $1, true)",
-            [tenant_id.to_string().into()],
-        ))
-        .await?;
+/// How a transaction holds its tenant's lifecycle lock (PostgreSQL): writers share it, a change
+/// of the tenant itself (or its deletion) holds it alone, so a deletion waits for the writes under
+/// way and every write after it sees the tenant deleted. It is an advisory lock, held in memory
+/// until the transaction ends, so writers cost the tenant's row nothing.
+#[derive(Clone, Copy)]
+enum TenantLock {
+    None,
+    Shared,
+    Exclusive,
+}
+
+/// Sets the transaction-local `app.tenant_id` that row-level security policies compare with,
+/// and takes the tenant's lifecycle lock in the same statement.
+async fn set_current_tenant(conn: &impl ConnectionTrait, tenant_id: Uuid, lock: TenantLock) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(()); // one writer at a time already orders a deletion against writes
     }
+    let sql = match lock {
+        TenantLock::None => "SELECT set_config('app.tenant_id', $1, true)",
+        TenantLock::Shared => "SELECT set_config('app.tenant_id', $1, true), pg_advisory_xact_lock_shared($2)",
+        TenantLock::Exclusive => "SELECT set_config('app.tenant_id', $1, true), pg_advisory_xact_lock($2)",
+    };
+    // The low half of a UUID v7 is random: as good a lock key as the whole id.
+    let key = tenant_id.as_u64_pair().1 as i64;
+    let values: Vec<sea_orm::Value> = match lock {
+        TenantLock::None => vec![tenant_id.to_string().into()],
+        _ => vec![tenant_id.to_string().into(), key.into()],
+    };
+    conn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     Ok(())
 }
 
@@ -165,7 +185,7 @@ impl TenantTxn {
     /// all or nothing (`tenants apply`). The setting stays until another scope replaces it.
     pub(crate) async fn nested(parent: &PlatformTxn, tenant_id: Uuid) -> Result<TenantTxn, DbErr> {
         let txn = parent.conn().begin().await?;
-        set_current_tenant(&txn, tenant_id).await?;
+        set_current_tenant(&txn, tenant_id, TenantLock::None).await?;
         Ok(TenantTxn { txn, tenant_id, changes: None, announced: Mutex::default() })
     }
 
@@ -256,14 +276,12 @@ impl TenantTxn {
         model
     }
 
-    /// Locks the tenant's row (for update, or shared) and checks it is not deleted.
-    async fn lock_live_tenant(&self, exclusive: bool) -> Result<(), TxnError> {
+    /// Checks, under the tenant's lifecycle lock, that the tenant exists and is not deleted.
+    async fn check_live_tenant(&self) -> Result<(), TxnError> {
         let backend = self.txn.get_database_backend();
-        let sql = match (backend, exclusive) {
-            (DbBackend::Postgres, true) => "SELECT status FROM tenants WHERE id = $1 FOR UPDATE",
-            (DbBackend::Postgres, false) => "SELECT status FROM tenants WHERE id = $1 FOR SHARE",
-            // One writer at a time already: the write lock orders this against a deletion.
-            (_, _) => "SELECT status FROM tenants WHERE id = ?",
+        let sql = match backend {
+            DbBackend::Postgres => "SELECT status FROM tenants WHERE id = $1",
+            _ => "SELECT status FROM tenants WHERE id = ?",
         };
         let row = self.txn.query_one_raw(Statement::from_sql_and_values(backend, sql, [self.tenant_id.into()])).await?;
         let status: Option<String> = row.map(|row| row.try_get_by_index(0)).transpose()?;

@@ -206,29 +206,38 @@ impl Hooks {
         collection: Option<&'h str>,
         tenant: &'h Tenant,
     ) -> impl Iterator<Item = &'h FilterFn> + Send + 'h {
-        select(&self.filters, event, collection)
-            .filter(move |r| self.enabled(r.extension.as_deref(), Some(tenant)))
-            .map(|r| &r.hook)
+        self.enabled_of(&self.filters, event, collection, Some(tenant))
     }
 
+    /// The after hooks of `event` enabled for `tenant`, in order.
     pub(crate) fn afters_for<'h>(
         &'h self,
         event: &'h str,
         collection: Option<&'h str>,
         tenant: &'h Tenant,
     ) -> impl Iterator<Item = &'h AfterFn> + Send + 'h {
-        select(&self.afters, event, collection)
-            .filter(move |r| self.enabled(r.extension.as_deref(), Some(tenant)))
-            .map(|r| &r.hook)
+        self.enabled_of(&self.afters, event, collection, Some(tenant))
     }
 
+    /// The action hooks of `event` enabled for `tenant` (or for events without one), in order.
     pub(crate) fn actions_for<'h>(
         &'h self,
         event: &'h str,
         collection: Option<&'h str>,
         tenant: Option<&'h Tenant>,
     ) -> impl Iterator<Item = &'h ActionFn> + Send + 'h {
-        select(&self.actions, event, collection)
+        self.enabled_of(&self.actions, event, collection, tenant)
+    }
+
+    /// The hooks among `registered` that `event` fires and whose extension runs for `tenant`.
+    fn enabled_of<'h, F: Sync>(
+        &'h self,
+        registered: &'h [Registered<F>],
+        event: &'h str,
+        collection: Option<&'h str>,
+        tenant: Option<&'h Tenant>,
+    ) -> impl Iterator<Item = &'h F> + Send + 'h {
+        select(registered, event, collection)
             .filter(move |r| self.enabled(r.extension.as_deref(), tenant))
             .map(|r| &r.hook)
     }
