@@ -15,6 +15,7 @@ mod m20261202_000007_platform_rls;
 mod m20261202_000008_change_log;
 mod m20261202_000009_collections_tenant_fkey;
 mod m20261202_000010_schedule_leases;
+mod m20261202_000011_enter_tenant;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_change_log::Migration),
             Box::new(m20261202_000009_collections_tenant_fkey::Migration),
             Box::new(m20261202_000010_schedule_leases::Migration),
+            Box::new(m20261202_000011_enter_tenant::Migration),
         ]
     }
 }

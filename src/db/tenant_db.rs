@@ -79,42 +79,50 @@ impl TenantDb {
     /// also orders a deletion against writes.
     pub async fn begin(&self) -> Result<TenantTxn, TxnError> {
         if self.tenant_id.is_nil() {
-            return Ok(self.start(write_options(), TenantLock::None).await?);
+            return Ok(self.start(write_options(), TenantLock::None).await?.0);
         }
-        let txn = self.start(write_options(), TenantLock::Shared).await?;
-        txn.check_live_tenant().await?;
-        Ok(txn)
+        self.start_live(TenantLock::Shared).await
     }
 
     /// [`TenantDb::begin`] for a change of the tenant itself (its name, settings or status):
     /// it holds the lifecycle lock alone, so writes under way finish first and later ones wait.
     pub(crate) async fn begin_changing_tenant(&self) -> Result<TenantTxn, TxnError> {
-        let txn = self.start(write_options(), TenantLock::Exclusive).await?;
-        txn.check_live_tenant().await?;
-        Ok(txn)
+        self.start_live(TenantLock::Exclusive).await
     }
 
     /// A transaction that will write, holding the lifecycle lock alone but without the
     /// live-tenant check: for the platform's own work on a tenant's lifecycle, creating it (no
     /// row yet) and purging it (deleted).
     pub(crate) async fn begin_lifecycle(&self) -> Result<TenantTxn, DbErr> {
-        self.start(write_options(), TenantLock::Exclusive).await
+        Ok(self.start(write_options(), TenantLock::Exclusive).await?.0)
     }
 
     /// Starts a transaction for reading only; on SQLite it does not wait for writers.
     pub async fn read(&self) -> Result<TenantTxn, DbErr> {
-        self.start(TransactionOptions::default(), TenantLock::None).await
+        Ok(self.start(TransactionOptions::default(), TenantLock::None).await?.0)
     }
 
-    async fn start(&self, options: TransactionOptions, lock: TenantLock) -> Result<TenantTxn, DbErr> {
+    /// A write transaction under the lifecycle lock, refused when the tenant is deleted or gone.
+    async fn start_live(&self, lock: TenantLock) -> Result<TenantTxn, TxnError> {
+        let (txn, status) = self.start(write_options(), lock).await?;
+        match status.as_deref() {
+            Some("deleted") | None => Err(TxnError::TenantGone(self.tenant_id)),
+            Some(_) => Ok(txn),
+        }
+    }
+
+    /// Begins, enters the tenant (and its lifecycle lock); with a lock, the tenant's status read
+    /// under it.
+    async fn start(&self, options: TransactionOptions, lock: TenantLock) -> Result<(TenantTxn, Option<String>), DbErr> {
         let txn = self.conn.begin_with_options(options).await?;
-        set_current_tenant(&txn, self.tenant_id, lock).await?;
-        Ok(TenantTxn {
+        let status = enter_tenant(&txn, self.tenant_id, lock).await?;
+        let txn = TenantTxn {
             txn,
             tenant_id: self.tenant_id,
             changes: Some(self.changes.clone()),
             announced: Mutex::default(),
-        })
+        };
+        Ok((txn, status))
     }
 }
 
@@ -147,24 +155,32 @@ enum TenantLock {
 }
 
 /// Sets the transaction-local `app.tenant_id` that row-level security policies compare with,
-/// and takes the tenant's lifecycle lock in the same statement.
-async fn set_current_tenant(conn: &impl ConnectionTrait, tenant_id: Uuid, lock: TenantLock) -> Result<(), DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres {
-        return Ok(()); // one writer at a time already orders a deletion against writes
-    }
-    let sql = match lock {
-        TenantLock::None => "SELECT set_config('app.tenant_id', $1, true)",
-        TenantLock::Shared => "SELECT set_config('app.tenant_id', $1, true), pg_advisory_xact_lock_shared($2)",
-        TenantLock::Exclusive => "SELECT set_config('app.tenant_id', $1, true), pg_advisory_xact_lock($2)",
+/// and with a lock, takes the tenant's lifecycle lock and reads its status after it was granted
+/// (`tb_enter_tenant` does all three in one round trip on PostgreSQL).
+async fn enter_tenant(conn: &impl ConnectionTrait, tenant_id: Uuid, lock: TenantLock) -> Result<Option<String>, DbErr> {
+    let backend = conn.get_database_backend();
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match (backend, lock) {
+        (DbBackend::Postgres, TenantLock::None) => {
+            conn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [tenant_id.to_string().into()],
+            ))
+            .await?;
+            return Ok(None);
+        }
+        (DbBackend::Postgres, lock) => {
+            // The low half of a UUID v7 is random: as good a lock key as the whole id.
+            let key = tenant_id.as_u64_pair().1 as i64;
+            let exclusive = matches!(lock, TenantLock::Exclusive);
+            ("SELECT tb_enter_tenant($1, $2, $3)", vec![tenant_id.to_string().into(), key.into(), exclusive.into()])
+        }
+        // One writer at a time already orders a deletion against writes.
+        (_, TenantLock::None) => return Ok(None),
+        (_, _) => ("SELECT status FROM tenants WHERE id = ?", vec![tenant_id.into()]),
     };
-    // The low half of a UUID v7 is random: as good a lock key as the whole id.
-    let key = tenant_id.as_u64_pair().1 as i64;
-    let values: Vec<sea_orm::Value> = match lock {
-        TenantLock::None => vec![tenant_id.to_string().into()],
-        _ => vec![tenant_id.to_string().into(), key.into()],
-    };
-    conn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
-    Ok(())
+    let row = conn.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(row.map(|row| row.try_get_by_index::<Option<String>>(0)).transpose()?.flatten())
 }
 
 /// A transaction scoped to one tenant. Dropped without [`TenantTxn::commit`], it rolls back.
@@ -185,7 +201,7 @@ impl TenantTxn {
     /// all or nothing (`tenants apply`). The setting stays until another scope replaces it.
     pub(crate) async fn nested(parent: &PlatformTxn, tenant_id: Uuid) -> Result<TenantTxn, DbErr> {
         let txn = parent.conn().begin().await?;
-        set_current_tenant(&txn, tenant_id, TenantLock::None).await?;
+        enter_tenant(&txn, tenant_id, TenantLock::None).await?;
         Ok(TenantTxn { txn, tenant_id, changes: None, announced: Mutex::default() })
     }
 
@@ -274,21 +290,6 @@ impl TenantTxn {
     {
         model.set(<A::Entity as TenantOwned>::TENANT_ID, self.tenant_id.into());
         model
-    }
-
-    /// Checks, under the tenant's lifecycle lock, that the tenant exists and is not deleted.
-    async fn check_live_tenant(&self) -> Result<(), TxnError> {
-        let backend = self.txn.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => "SELECT status FROM tenants WHERE id = $1",
-            _ => "SELECT status FROM tenants WHERE id = ?",
-        };
-        let row = self.txn.query_one_raw(Statement::from_sql_and_values(backend, sql, [self.tenant_id.into()])).await?;
-        let status: Option<String> = row.map(|row| row.try_get_by_index(0)).transpose()?;
-        match status.as_deref() {
-            Some("deleted") | None => Err(TxnError::TenantGone(self.tenant_id)),
-            Some(_) => Ok(()),
-        }
     }
 
     /// Runs a statement built by this module's query compilers, which scope it themselves.

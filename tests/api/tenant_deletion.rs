@@ -128,3 +128,36 @@ async fn a_purge_cut_short_is_finished_by_the_running_server() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_write_waiting_behind_a_deletion_sees_the_tenant_deleted() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app().await;
+    let acme = app.tenant_admin("acme").await;
+    let database = app.database.as_ref().unwrap();
+    let config = tenantbase::config::Config::from_vars([("TB_DATABASE_URL", database.runtime_url())]).unwrap();
+    let db = tenantbase::db::PlatformDb::connect(&config).await.unwrap();
+
+    // A deletion under way: it holds the tenant's lifecycle lock alone, as the server's does.
+    let owner = sea_orm::Database::connect(database.owner_url()).await.unwrap();
+    let deletion = owner.begin().await.unwrap();
+    let key = acme.tenant.id.as_u64_pair().1 as i64;
+    deletion.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})")).await.unwrap();
+    deletion
+        .execute_unprepared(&format!("UPDATE tenants SET status = 'deleted' WHERE id = '{}'", acme.tenant.id))
+        .await
+        .unwrap();
+
+    // A write starts meanwhile and waits for the lock.
+    let tenant = db.tenant(acme.tenant.id);
+    let write = tokio::spawn(async move { tenant.begin().await.map(drop) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!write.is_finished(), "the write waits for the deletion");
+    deletion.commit().await.unwrap();
+
+    let outcome = write.await.unwrap();
+    assert!(
+        matches!(outcome, Err(tenantbase::db::TxnError::TenantGone(id)) if id == acme.tenant.id),
+        "the write sees the deletion it waited for: {outcome:?}"
+    );
+}
