@@ -8,6 +8,10 @@ use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
+mod files;
+
+pub use files::{FilesConfig, MIN_PART_SIZE, PlanFiles, StorageConfig};
+
 /// Every variable this struct reads. Anything else starting with `TB_` is a configuration error.
 const KNOWN_VARS: &[&str] = &[
     "TB_DATABASE_URL",
@@ -41,6 +45,11 @@ const KNOWN_VARS: &[&str] = &[
     "TB_NEW_ADMIN_PASSWORD",
 ];
 
+/// Whether `name` is a variable this configuration reads.
+fn is_known(name: &str) -> bool {
+    KNOWN_VARS.contains(&name) || files::VARS.contains(&name)
+}
+
 /// A configured JWT secret shorter than this stops startup (SECURITY.md item 12).
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -50,7 +59,7 @@ const TEST_PREFIX: &str = "TB_TEST_";
 /// Errors found while reading the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("unknown configuration variable {0} (known: {known})", known = KNOWN_VARS.join(", "))]
+    #[error("unknown configuration variable {0} (known: {known}, {files})", known = KNOWN_VARS.join(", "), files = files::VARS.join(", "))]
     UnknownVariable(String),
     #[error("{name}: {reason}")]
     Invalid { name: &'static str, reason: String },
@@ -132,6 +141,10 @@ pub struct Config {
     pub schedule_timeout: Duration,
     /// `TB_WORKERS`: HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
+    /// `TB_S3_*`: the object store; `None` when `TB_S3_BUCKET` is unset (file routes answer 503).
+    pub storage: Option<StorageConfig>,
+    /// `TB_FILES_*` and `TB_CORS_ORIGINS`: upload rules, per-plan limits, allowed origins.
+    pub files: FilesConfig,
 }
 
 impl Config {
@@ -154,7 +167,7 @@ impl Config {
             if !key.starts_with("TB_") || key.starts_with(TEST_PREFIX) {
                 continue;
             }
-            if !KNOWN_VARS.contains(&key.as_str()) {
+            if !is_known(&key) {
                 return Err(ConfigError::UnknownVariable(key));
             }
             map.insert(key, value.into());
@@ -202,7 +215,6 @@ impl Config {
             database_url: SecretString::from(get("TB_DATABASE_URL").unwrap_or(default_db)),
             migrate_database_url: get("TB_MIGRATE_DATABASE_URL").map(SecretString::from),
             bind: get("TB_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
-            base_domain,
             data_dir,
             jwt_secret,
             jwt_previous_secrets,
@@ -226,6 +238,9 @@ impl Config {
             schedule_concurrency: parse_number(&get, "TB_SCHEDULE_CONCURRENCY", 4)?.max(1),
             schedule_timeout: Duration::from_secs(parse_number(&get, "TB_SCHEDULE_TIMEOUT_SECONDS", 300)?.max(1)),
             workers: get("TB_WORKERS").map(|_| parse_number(&get, "TB_WORKERS", 1)).transpose()?,
+            storage: files::storage(&get)?,
+            files: files::files(&get, &base_domain)?,
+            base_domain,
         })
     }
 
@@ -347,6 +362,8 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("body_limit", &self.body_limit)
             .field("insecure_allow_rls_bypass", &self.insecure_allow_rls_bypass)
+            .field("storage", &self.storage.as_ref().map(|s| (s.endpoint.as_deref(), &s.bucket)))
+            .field("files", &self.files)
             .finish_non_exhaustive()
     }
 }

@@ -52,12 +52,18 @@ error_codes! {
     CollectionNotFound => (404, "collection_not_found", "Collection not found"),
     FieldNotFound => (404, "field_not_found", "Field not found"),
     ItemNotFound => (404, "item_not_found", "Item not found"),
+    FileNotFound => (404, "file_not_found", "File not found"),
     MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
     TenantExists => (409, "tenant_exists", "Tenant exists"),
     DomainTaken => (409, "domain_taken", "Domain taken"),
     UserExists => (409, "user_exists", "User exists"),
     LastAdmin => (409, "last_admin", "Last admin"),
     CollectionExists => (409, "collection_exists", "Collection exists"),
+    UploadIncomplete => (409, "upload_incomplete", "Upload incomplete"),
+    FileInUse => (409, "file_in_use", "File in use"),
+    StorageQuotaExceeded => (403, "storage_quota_exceeded", "Storage quota exceeded"),
+    FileTooLarge => (413, "file_too_large", "File too large"),
+    ContentMismatch => (422, "content_mismatch", "Content does not match its type"),
     VersionConflict => (412, "version_conflict", "Version conflict"),
     PayloadTooLarge => (413, "payload_too_large", "Payload too large"),
     RateLimited => (429, "rate_limited", "Too many requests"),
@@ -69,6 +75,8 @@ error_codes! {
     HookTimeout => (504, "hook_timeout", "A hook ran too long"),
     HookDepthExceeded => (508, "hook_depth_exceeded", "Hooks nested too deep"),
     ServiceUnavailable => (503, "service_unavailable", "Service unavailable"),
+    StorageNotConfigured => (503, "storage_not_configured", "File storage not configured"),
+    StorageUnavailable => (503, "storage_unavailable", "File storage unavailable"),
 }
 
 impl fmt::Display for Code {

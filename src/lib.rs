@@ -21,6 +21,7 @@ pub mod limits;
 pub mod manifest;
 pub mod schema;
 pub mod services;
+pub mod storage;
 pub mod telemetry;
 pub mod tenancy;
 
@@ -40,7 +41,8 @@ use crate::{
     hooks::{Hooks, InitEvent, InitStage, Runtime, ScheduleLimits, schedule},
     limits::{LoginLimiter, LoginLimits},
     schema::SchemaCache,
-    services::{Env, admins, items::ItemService, tenants},
+    services::{Env, admins, files, items::ItemService, tenants},
+    storage::{FileStore, Storage},
     tenancy::{TenantDirectory, tenant_cache},
 };
 
@@ -60,6 +62,10 @@ pub enum StartupError {
     PendingMigrations(Vec<String>),
     #[error("cannot create the platform admin from TB_ADMIN_EMAIL/TB_ADMIN_PASSWORD: {0}")]
     Bootstrap(error::Error),
+    #[error("cannot reach the object store: {0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("TB_FILES_CLEANUP_SCHEDULE: {0}")]
+    CleanupSchedule(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
@@ -82,6 +88,8 @@ impl Application {
     pub async fn build_with_hooks(config: Config, hooks: Hooks) -> Result<Self, StartupError> {
         let mut hooks = hooks;
         hooks.filter_timeout = config.hook_timeout;
+        let cleanup = config.files.cleanup_schedule.parse().map_err(StartupError::CleanupSchedule)?;
+        hooks.retime(extensions::files::CLEANUP, cleanup);
         hooks.run_init(&InitEvent { stage: InitStage::AppBefore, config: &config });
         let conn = db::connect(&config.database_url).await?;
         if config.is_sqlite() {
@@ -126,17 +134,6 @@ impl Application {
             schemas_seen.on_change(notice);
         });
         db::spawn_listener(&conn, changes);
-        // Purges cut short by a crash, or failed, are finished by whichever instance gets there.
-        let (purges, every) = (db.clone(), config.purge_retry);
-        tokio::spawn(async move {
-            loop {
-                if let Err(error) = tenants::resume_purges(&purges).await {
-                    tracing::error!(%error, "resuming tenant purges failed; retrying");
-                }
-                tokio::time::sleep(every).await;
-            }
-        });
-
         let address = config.bind.clone();
         let bind = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&config.bind).map_err(bind)?;
@@ -150,11 +147,34 @@ impl Application {
         });
         let tenants = TenantDirectory::new(db.clone(), tenant_cache, &config.base_domain);
         let members = Members::new(db.clone(), member_cache);
-        let runtime = Runtime::new(hooks, db, schemas, ItemService);
+        let storage = match &config.storage {
+            Some(storage) => Some(Storage::connect(storage).await?),
+            None => None,
+        };
+        let manage_cors = config.storage.as_ref().is_some_and(|s| s.manage_cors);
+        let file_store = FileStore::new(storage, manage_cors, config.files.clone());
+        let runtime = Runtime::new(hooks, db, schemas, file_store, ItemService);
         let env = Env::new(runtime, config, tenants, members, tokens, login_limiter, role_check);
         let limits =
             ScheduleLimits { concurrency: env.config().schedule_concurrency, timeout: env.config().schedule_timeout };
         schedule::spawn_scheduler(env.runtime().clone(), limits);
+        // Purges cut short by a crash, or failed, are finished by whichever instance gets there.
+        let (purges, every) = (env.runtime().clone(), env.config().purge_retry);
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = tenants::resume_purges(&purges).await {
+                    tracing::error!(%error, "resuming tenant purges failed; retrying");
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        // The bucket's CORS rules are rewritten at every start and whenever a tenant changes.
+        let cors = env.runtime().clone();
+        tokio::spawn(async move {
+            if let Err(error) = files::sync_bucket_cors(&cors).await {
+                tracing::warn!(%error, "could not set the bucket's CORS rules; browsers may not upload until it works");
+            }
+        });
         env.hooks().run_init(&InitEvent { stage: InitStage::AppAfter, config: env.config() });
         // Signals are the embedding program's to handle (`run_until_signalled`): actix's own
         // handling drops in-flight requests on SIGINT.

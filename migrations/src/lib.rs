@@ -16,6 +16,7 @@ mod m20261202_000008_change_log;
 mod m20261202_000009_collections_tenant_fkey;
 mod m20261202_000010_schedule_leases;
 mod m20261202_000011_enter_tenant;
+mod m20261202_000012_tenant_usage;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_collections_tenant_fkey::Migration),
             Box::new(m20261202_000010_schedule_leases::Migration),
             Box::new(m20261202_000011_enter_tenant::Migration),
+            Box::new(m20261202_000012_tenant_usage::Migration),
         ]
     }
 }

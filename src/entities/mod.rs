@@ -6,4 +6,5 @@ pub mod platform_admin;
 pub mod session;
 pub mod tenant;
 pub mod tenant_domain;
+pub mod tenant_usage;
 pub mod user;

@@ -1,8 +1,10 @@
 //! Built-in behaviour, registered through the same extension API any user's extension uses:
-//! the audit log, the example `article_stats` extension, and the benchmark's no-op hooks.
+//! the audit log, the file layer's checks and sweep, the example `article_stats` extension, and
+//! the benchmark's no-op hooks.
 
 pub mod article_stats;
 pub mod audit;
+pub mod files;
 pub mod noop;
 
 use crate::hooks::Hooks;
@@ -10,6 +12,7 @@ use crate::hooks::Hooks;
 /// Registers every built-in hook.
 pub fn register(hooks: &mut Hooks) {
     audit::register(hooks);
+    files::register(hooks);
     article_stats::register(hooks);
     noop::register(hooks);
 }

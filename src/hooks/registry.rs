@@ -261,6 +261,17 @@ impl Hooks {
         &self.routes
     }
 
+    /// Moves the scheduled job `name` to `cron` (a configured time for a built-in job); false
+    /// when no job has that name.
+    pub fn retime(&mut self, name: &str, cron: Cron) -> bool {
+        let mut found = false;
+        for schedule in self.schedules.iter_mut().filter(|s| s.name == name) {
+            schedule.cron = cron.clone();
+            found = true;
+        }
+        found
+    }
+
     pub(crate) fn schedules(&self) -> &[Schedule] {
         &self.schedules
     }

@@ -19,6 +19,7 @@ use crate::{
     db::{PlatformDb, TenantTxn},
     error::{Code, Error, Result},
     schema::SchemaCache,
+    storage::FileStore,
     tenancy::Tenant,
 };
 
@@ -30,14 +31,21 @@ struct Shared {
     hooks: Hooks,
     db: PlatformDb,
     schemas: SchemaCache,
+    files: FileStore,
     items: Box<dyn ItemOperations>,
 }
 
 impl Runtime {
     /// Built once by the composition root, which hands in the item operations of the service
     /// layer (this layer knows no service).
-    pub(crate) fn new(hooks: Hooks, db: PlatformDb, schemas: SchemaCache, items: impl ItemOperations) -> Runtime {
-        Runtime(Arc::new(Shared { hooks, db, schemas, items: Box::new(items) }))
+    pub(crate) fn new(
+        hooks: Hooks,
+        db: PlatformDb,
+        schemas: SchemaCache,
+        files: FileStore,
+        items: impl ItemOperations,
+    ) -> Runtime {
+        Runtime(Arc::new(Shared { hooks, db, schemas, files, items: Box::new(items) }))
     }
 
     pub fn hooks(&self) -> &Hooks {
@@ -50,6 +58,11 @@ impl Runtime {
 
     pub(crate) fn schemas(&self) -> &SchemaCache {
         &self.0.schemas
+    }
+
+    /// The object store and the file rules.
+    pub(crate) fn files(&self) -> &FileStore {
+        &self.0.files
     }
 
     pub(crate) fn items(&self) -> &dyn ItemOperations {

@@ -11,7 +11,7 @@ use actix_web::{
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{activity, auth, collections, health, items, middleware, openapi, tenant, tenants, users};
+use super::{activity, auth, collections, files, health, items, middleware, openapi, tenant, tenants, users};
 use crate::{
     error::{Code, Error},
     services::Env,
@@ -49,6 +49,7 @@ pub fn app(
         .configure(collections::configure)
         .configure(items::configure)
         .configure(activity::configure)
+        .configure(files::configure)
         .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
         .route(
             "/docs",
@@ -59,6 +60,7 @@ pub fn app(
         .into_app()
         .wrap(from_fn(middleware::resolve_tenant))
         .wrap(from_fn(middleware::require_utf8_query))
+        .wrap(from_fn(middleware::cors))
         .wrap(from_fn(middleware::request_context))
         .wrap(from_fn(middleware::normalize_path))
 }

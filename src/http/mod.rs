@@ -7,6 +7,7 @@ mod app;
 mod auth;
 mod collections;
 pub mod extract;
+mod files;
 mod health;
 mod items;
 pub mod middleware;

@@ -59,7 +59,7 @@ pub async fn record(ctx: &HookContext<'_>, mut entry: Value) -> Result<()> {
     entry["user"] = ctx.caller().map(|c| c.id.to_string()).into();
     entry["timestamp"] = format_datetime(chrono::Utc::now()).into();
     let collection = collections::ensure_system_in(unit, COLLECTION, &definition()).await?;
-    items::insert_system(unit, &collection, &entry).await
+    items::insert_system(unit, &collection, uuid::Uuid::now_v7(), &entry).await
 }
 
 /// `GET /api/activity`: the tenant's entries, newest first unless `sort` says otherwise. `filter`

@@ -20,7 +20,7 @@ use std::{
 /// docs/architecture.md: change the two together.
 const LAYERS: &[&[&str]] = &[
     &["error", "config", "telemetry", "cache", "limits", "input"],
-    &["db", "entities"],
+    &["db", "entities", "storage"],
     &["auth", "tenancy", "schema"],
     &["hooks"],
     &["services", "manifest"],

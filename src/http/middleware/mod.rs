@@ -1,12 +1,15 @@
 //! The middleware every request passes, outermost first: the path's one normal form, the
-//! request context (id, span, log line), the UTF-8 check of the query string, then tenant and
-//! token resolution (for `/api/` paths only). `http::app` sets this order.
+//! request context (id, span, log line), CORS (preflights answered here), the UTF-8 check of
+//! the query string, then tenant and token resolution (for `/api/` paths only). `http::app`
+//! sets this order.
 
+mod cors;
 mod normalize_path;
 mod request_context;
 mod resolution;
 mod utf8_query;
 
+pub use cors::cors;
 pub use normalize_path::normalize_path;
 pub use request_context::request_context;
 pub use resolution::resolve_tenant;

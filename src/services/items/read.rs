@@ -102,6 +102,16 @@ pub(crate) async fn get_in(ctx: &Ctx<'_>, name: &str, id: Uuid) -> Result<Value>
     ctx.filter("items.read", Some(name), Some(id), item).await
 }
 
+/// One item of a system collection as stored (every field), locked for update when `lock`;
+/// `None` when there is none.
+pub(crate) async fn find_system(ctx: &Ctx<'_>, collection: &Collection, id: Uuid, lock: bool) -> Result<Option<Value>> {
+    match find(ctx.txn, collection, id, lock).await {
+        Ok(row) => Ok(Some(Stored::from(row).render(collection, None))),
+        Err(error) if error.code() == Code::ItemNotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// The item `id` of the collection (locked for update when `lock`), or 404.
 pub(super) async fn find(txn: &TenantTxn, collection: &Collection, id: Uuid, lock: bool) -> Result<item::Model> {
     txn.find::<item::Entity>()

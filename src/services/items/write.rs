@@ -44,15 +44,16 @@ pub enum Created {
     Many(Vec<Value>),
 }
 
-/// Stores one item of a system collection as given, without hooks (the audit log's entries).
-pub(crate) async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, object: &Value) -> Result<()> {
+/// Stores one item `id` of a system collection as given, without hooks (the audit log's
+/// entries, file records).
+pub(crate) async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, id: Uuid, object: &Value) -> Result<()> {
     let mut checks = Checks::default();
     let data = new_values(collection, object, "", &mut checks);
     checks.finish()?;
     let Some(data) = data else { return Err(Error::internal("a system item without values")) };
     let now = format_datetime(Utc::now());
     let item = Stored {
-        id: Uuid::now_v7(),
+        id,
         data,
         version: 1,
         date_created: now.clone(),
@@ -61,6 +62,63 @@ pub(crate) async fn insert_system(ctx: &Ctx<'_>, collection: &Collection, object
     };
     ctx.txn.insert_many(vec![new_row(ctx.tenant.id, collection, &item)]).await?;
     Ok(())
+}
+
+/// Sets fields of one item of a system collection, without hooks; returns the item, or `None`
+/// when there is no such item.
+pub(crate) async fn update_system(
+    ctx: &Ctx<'_>,
+    collection: &Collection,
+    id: Uuid,
+    changes: &Map<String, Value>,
+) -> Result<Option<Value>> {
+    let current = match find(ctx.txn, collection, id, true).await {
+        Ok(current) => current,
+        Err(error) if error.code() == Code::ItemNotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut data = match current.data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let mut checks = Checks::default();
+    for (key, value) in changes {
+        let Some(field) = checked_member(collection, key, "", &mut checks) else { continue };
+        match field.value(value) {
+            Ok(Some(value)) => {
+                data.insert(key.clone(), value);
+            }
+            Ok(None) => {
+                data.remove(key);
+            }
+            Err((code, message)) => checks.push(FieldError::new(key.as_str(), code, message)),
+        }
+    }
+    checks.finish()?;
+    let changed: Vec<&str> = changes.keys().map(String::as_str).collect();
+    let mut row = item::ActiveModel {
+        collection_id: Set(collection.id),
+        id: Set(id),
+        version: Set(current.version + 1),
+        date_updated: Set(format_datetime(Utc::now())),
+        ..Default::default()
+    };
+    set_keys(&mut row, collection, &data, Some(&changed));
+    row.data = Set(Value::Object(data));
+    let updated = ctx.txn.update(row).await?;
+    Ok(Some(Stored::from(updated).render(collection, None)))
+}
+
+/// Deletes one item of a system collection, without hooks; false when there was none.
+pub(crate) async fn delete_system(ctx: &Ctx<'_>, collection: &Collection, id: Uuid) -> Result<bool> {
+    let deleted = ctx
+        .txn
+        .delete_many::<item::Entity>()
+        .filter(item::Column::CollectionId.eq(collection.id))
+        .filter(item::Column::Id.eq(id))
+        .exec(ctx.txn)
+        .await?;
+    Ok(deleted > 0)
 }
 
 /// Creates one item, or all of an array or none.

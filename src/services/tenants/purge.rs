@@ -9,10 +9,11 @@ use uuid::Uuid;
 use super::write::{TenantEvent, change};
 use crate::{
     auth::Caller,
-    db::{Change, PlatformDb},
-    entities::{session, tenant, tenant_domain, user},
+    db::Change,
+    entities::{session, tenant, tenant_domain, tenant_usage, user},
     error::Result,
-    services::{Env, collections},
+    hooks::Runtime,
+    services::{Env, collections, files},
     tenancy::TenantStatus,
 };
 
@@ -30,20 +31,27 @@ pub async fn delete(env: &Env, caller: &Caller, id_or_slug: &str) -> Result<()> 
     .await?;
     let id = deleted.id;
     env.metrics().forget_tenant(id);
-    let db = env.db().clone();
+    let runtime = env.runtime().clone();
     tokio::spawn(async move {
-        if let Err(error) = purge(&db, id).await {
+        if let Err(error) = purge(&runtime, id).await {
             tracing::error!(%error, tenant = %id, "tenant purge failed; the server retries it");
         }
     });
     Ok(())
 }
 
-/// Deletes every row of a deleted tenant, inside that tenant's own scope so nothing of any other
-/// tenant can be touched, then the tenant row itself; every instance then forgets it, which
-/// frees its slug and domains.
-#[tracing::instrument(skip(db))]
-pub(crate) async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
+/// Deletes every object of a deleted tenant under its key prefix, then every row, inside that
+/// tenant's own scope so nothing of any other tenant can be touched, then the tenant row itself;
+/// every instance then forgets it, which frees its slug and domains. The objects go first: a
+/// purge that fails at the store leaves the rows, and the retry starts over.
+#[tracing::instrument(skip(runtime))]
+pub(crate) async fn purge(runtime: &Runtime, id: Uuid) -> Result<()> {
+    let db = runtime.db();
+    let status = tenant::Entity::find_by_id(id).one(db.platform_conn()).await?.map(|t| t.status);
+    if status.as_deref() != Some(TenantStatus::Deleted.as_str()) {
+        return Ok(()); // already purged, or not deleted at all
+    }
+    let objects = files::purge_objects(runtime, id).await?;
     let txn = db.tenant(id).begin_lifecycle().await?;
     let deleted = tenant::Entity::find_by_id(id)
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
@@ -56,21 +64,22 @@ pub(crate) async fn purge(db: &PlatformDb, id: Uuid) -> Result<()> {
     txn.delete_many::<session::Entity>().exec(&txn).await?;
     let users = txn.delete_many::<user::Entity>().exec(&txn).await?;
     txn.delete_many::<tenant_domain::Entity>().exec(&txn).await?;
+    txn.delete_many::<tenant_usage::Entity>().exec(&txn).await?;
     tenant::Entity::delete_by_id(id).exec(txn.platform_conn()).await?;
     txn.announce(Change::Tenant(id)).await?;
     txn.commit().await?;
-    tracing::info!(tenant = %id, users, items, "tenant purged");
+    tracing::info!(tenant = %id, users, items, objects, "tenant purged");
     Ok(())
 }
 
 /// Finishes purges that a previous run left unfinished.
-pub(crate) async fn resume_purges(db: &PlatformDb) -> Result<()> {
+pub(crate) async fn resume_purges(runtime: &Runtime) -> Result<()> {
     let pending = tenant::Entity::find()
         .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
-        .all(db.platform_conn())
+        .all(runtime.db().platform_conn())
         .await?;
     for row in pending {
-        purge(db, row.id).await?;
+        purge(runtime, row.id).await?;
     }
     Ok(())
 }

@@ -87,13 +87,15 @@ pub async fn list(env: &Env, filter: &TenantFilter, page: Page) -> Result<(Vec<T
     Ok((tenants, total))
 }
 
-/// Counts what the tenant holds. Features not built yet count 0.
+/// Counts what the tenant holds (files and bytes include pending uploads, which hold their quota).
+/// Request counts are not kept yet and read 0.
 #[tracing::instrument(skip(env))]
 pub async fn usage(env: &Env, id_or_slug: &str) -> Result<Usage> {
     let id = get(env, id_or_slug).await?.id;
     let txn = env.db().tenant(id).read().await?;
     let users = txn.find::<user::Entity>().count(&txn).await?;
     let (collections, items) = crate::services::collections::usage(&txn).await?;
+    let (storage_bytes, files) = crate::services::files::usage(&txn).await?;
     txn.commit().await?;
-    Ok(Usage { users, collections, items, files: 0, storage_bytes: 0, requests_24h: 0, rate_limited_24h: 0 })
+    Ok(Usage { users, collections, items, files, storage_bytes, requests_24h: 0, rate_limited_24h: 0 })
 }
