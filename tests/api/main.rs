@@ -12,6 +12,7 @@ mod confinement;
 mod encoded_paths;
 mod errors;
 mod example_extension;
+mod files;
 mod health;
 mod hooks;
 mod item_indexes;

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod files;
 pub mod items;
 pub mod postgres;
+pub mod s3;
 pub mod tokens;
 pub mod users;
 
