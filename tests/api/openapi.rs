@@ -41,6 +41,12 @@ const MOUNTED: &[(&str, &str)] = &[
     ("patch", "/api/items/{collection}/{id}"),
     ("delete", "/api/items/{collection}/{id}"),
     ("get", "/api/activity"),
+    ("get", "/api/files"),
+    ("post", "/api/files"),
+    ("get", "/api/files/{id}"),
+    ("delete", "/api/files/{id}"),
+    ("post", "/api/files/{id}/complete"),
+    ("get", "/api/files/{id}/download"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -38,7 +38,8 @@ pub(super) fn normalize_type(content_type: &str) -> Result<String, FieldError> {
 /// signature (PNG, JPEG, PDF, ZIP, MP4, …): an "image/png" that is HTML is not. Types without
 /// one (text, JSON, CSV, `application/octet-stream`) take any bytes; they are never shown inline.
 pub(super) fn matches_declared(declared: &str, first_bytes: &[u8]) -> bool {
-    if !infer::is_mime_supported(declared) {
+    // `application/octet-stream` is what infer calls EOT fonts too; it names no signature.
+    if declared == "application/octet-stream" || !infer::is_mime_supported(declared) {
         return true;
     }
     match infer::get(first_bytes) {
