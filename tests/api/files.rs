@@ -269,7 +269,8 @@ async fn parallel_presigns_never_pass_the_quota() {
     let app = app_with_store(&store, &[("TB_FILES_QUOTA_FREE", "1000")]).await;
     let admin = app.tenant_admin("acme").await;
     let files = Files::new(&app, &admin);
-    let responses = join_all((0..20).map(|i| files.presign_response(&format!("{i}.png"), "image/png", 150))).await;
+    let names: Vec<String> = (0..20).map(|i| format!("{i}.png")).collect();
+    let responses = join_all(names.iter().map(|name| files.presign_response(name, "image/png", 150))).await;
     let mut created = 0;
     for response in responses {
         match response.status() {

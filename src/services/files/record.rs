@@ -119,7 +119,12 @@ pub(super) fn not_found() -> Error {
 /// The file `id` of the tenant (locked for update when `lock`), or 404 `file_not_found`.
 pub(super) async fn find(ctx: &Ctx<'_>, id: Uuid, lock: bool) -> Result<FileRecord> {
     let Some(collection) = existing(ctx).await? else { return Err(not_found()) };
-    let item = items::find_system(ctx, &collection, id, lock).await?;
+    find_in(ctx, &collection, id, lock).await
+}
+
+/// [`find`] in a collection already at hand (one this transaction may just have created).
+pub(super) async fn find_in(ctx: &Ctx<'_>, collection: &Collection, id: Uuid, lock: bool) -> Result<FileRecord> {
+    let item = items::find_system(ctx, collection, id, lock).await?;
     FileRecord::from_item(item.ok_or_else(not_found)?)
 }
 
