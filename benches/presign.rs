@@ -2,6 +2,8 @@
 //! `POST /api/files` does for every upload (no network: signing is local). A plain timed loop
 //! (BENCH.md), run with `cargo bench --bench presign`.
 
+#![allow(clippy::expect_used, reason = "a benchmark fails loudly on a broken setup")]
+
 use std::time::{Duration, Instant};
 
 use tenantbase::{config::Config, storage::Storage};

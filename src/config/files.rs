@@ -214,7 +214,11 @@ pub(super) fn files(get: &impl Fn(&str) -> Option<String>, base_domain: &str) ->
         if let Some(bad) = types.iter().find(|t| !valid_type_pattern(t)) {
             return Err(invalid(types_name, &format!("`{bad}` is not a media type such as image/png or image/*")));
         }
-        Ok(PlanFiles { max_size: parse_number(get, max_name, max)?, quota: parse_number(get, quota_name, quota)?, types })
+        Ok(PlanFiles {
+            max_size: parse_number(get, max_name, max)?,
+            quota: parse_number(get, quota_name, quota)?,
+            types,
+        })
     };
     Ok(FilesConfig {
         multipart_threshold,

@@ -21,7 +21,13 @@ use crate::{
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
-        scope("/api/files").service(list).service(create).service(read).service(complete).service(download).service(remove),
+        scope("/api/files")
+            .service(list)
+            .service(create)
+            .service(read)
+            .service(complete)
+            .service(download)
+            .service(remove),
     );
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use aws_sdk_s3::{
     Client,
     config::{
-        Credentials, Region, http::HttpResponse, RequestChecksumCalculation, ResponseChecksumValidation, retry::RetryConfig,
-        timeout::TimeoutConfig,
+        Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation, http::HttpResponse,
+        retry::RetryConfig, timeout::TimeoutConfig,
     },
     error::{ProvideErrorMetadata, SdkError},
     presigning::{PresignedRequest, PresigningConfig},
@@ -137,7 +137,8 @@ impl Storage {
     /// that touches the store: a store that is down at startup is reported by the file routes.
     pub async fn connect(config: &StorageConfig) -> Result<Storage, StorageError> {
         // rustls with ring: the SDK's default client would build aws-lc, which needs cmake.
-        let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+        let http =
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(http)
             .region(Region::new(config.region.clone()));

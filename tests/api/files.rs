@@ -24,9 +24,19 @@ async fn without_storage_file_routes_answer_503_and_everything_else_works() {
     let app = spawn_app().await;
     let admin = app.tenant_admin("acme").await;
     let files = Files::new(&app, &admin);
-    assert_problem(files.presign_response("a.png", "image/png", 10).await, StatusCode::SERVICE_UNAVAILABLE, "storage_not_configured").await;
+    assert_problem(
+        files.presign_response("a.png", "image/png", 10).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_not_configured",
+    )
+    .await;
     let id = uuid::Uuid::now_v7();
-    assert_problem(files.complete_response(&id.to_string(), None).await, StatusCode::SERVICE_UNAVAILABLE, "storage_not_configured").await;
+    assert_problem(
+        files.complete_response(&id.to_string(), None).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_not_configured",
+    )
+    .await;
     json_body(files.get("/api/files").await, StatusCode::OK).await;
     json_body(files.get("/api/tenant").await, StatusCode::OK).await;
 }
@@ -71,7 +81,8 @@ async fn a_file_goes_from_presign_to_download_to_deletion() {
     let redirect = files.get(&format!("/api/files/{id}/download")).await;
     assert_eq!(redirect.status(), StatusCode::TEMPORARY_REDIRECT);
     let location = redirect.headers()["location"].to_str().unwrap().to_string();
-    let download = json_body(files.get(&format!("/api/files/{id}/download?redirect=false")).await, StatusCode::OK).await;
+    let download =
+        json_body(files.get(&format!("/api/files/{id}/download?redirect=false")).await, StatusCode::OK).await;
     let download_url = download["data"]["url"].as_str().unwrap();
     assert!(download_url.contains("response-content-disposition=inline"), "{download_url}");
     assert!(download_url.contains("filename%2A%3DUTF-8%27%27Gr%25C3%25BC%25C3%259Fe"), "{download_url}");
@@ -93,7 +104,8 @@ async fn a_large_file_is_a_multipart_upload_whose_parts_can_be_retried() {
     let store = S3Server::s3s_fs().await;
     let threshold = (6 * MIB).to_string();
     let part = (5 * MIB).to_string();
-    let app = app_with_store(&store, &[("TB_FILES_MULTIPART_THRESHOLD", &threshold), ("TB_FILES_PART_SIZE", &part)]).await;
+    let app =
+        app_with_store(&store, &[("TB_FILES_MULTIPART_THRESHOLD", &threshold), ("TB_FILES_PART_SIZE", &part)]).await;
     let admin = app.tenant_admin("acme").await;
     let files = Files::new(&app, &admin);
     let bytes: Vec<u8> = (0..11 * MIB + 17).map(|i| (i % 251) as u8).collect();
@@ -118,7 +130,8 @@ async fn a_large_file_is_a_multipart_upload_whose_parts_can_be_retried() {
     assert_eq!(ready["data"]["size"], bytes.len());
     assert_eq!(store.object(&key(admin.tenant.id, &presigned["data"])).await.unwrap(), bytes);
 
-    let download = json_body(files.get(&format!("/api/files/{id}/download?redirect=false")).await, StatusCode::OK).await;
+    let download =
+        json_body(files.get(&format!("/api/files/{id}/download?redirect=false")).await, StatusCode::OK).await;
     let fetched = reqwest::get(download["data"]["url"].as_str().unwrap()).await.unwrap();
     assert!(fetched.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), bytes.as_slice());
@@ -152,7 +165,12 @@ async fn the_store_refuses_uploads_that_differ_from_what_was_signed() {
     let refused = put_with(&tampered, &upload["headers"], PNG).await;
     assert!(refused.status().is_client_error(), "a tampered signature: {}", refused.status());
     assert_eq!(store.object(&object).await, None, "nothing was stored");
-    assert_problem(files.complete_response(presigned["data"]["id"].as_str().unwrap(), None).await, StatusCode::CONFLICT, "upload_incomplete").await;
+    assert_problem(
+        files.complete_response(presigned["data"]["id"].as_str().unwrap(), None).await,
+        StatusCode::CONFLICT,
+        "upload_incomplete",
+    )
+    .await;
 
     // Globex's URL pointed at acme's key.
     let theirs = Files::new(&app, &globex).presign("b.png", "image/png", PNG.len()).await;
@@ -215,7 +233,9 @@ async fn a_files_upload_filter_can_refuse_a_file() {
         hooks.filter("files.upload", |_, file| {
             Box::pin(async move {
                 match file["filename"].as_str() {
-                    Some(name) if name.contains("eicar") => Err(HookError::new(422, "virus_found", "The file is infected.")),
+                    Some(name) if name.contains("eicar") => {
+                        Err(HookError::new(422, "virus_found", "The file is infected."))
+                    }
                     _ => Ok(file),
                 }
             })
@@ -240,14 +260,32 @@ async fn a_files_upload_filter_can_refuse_a_file() {
 #[tokio::test]
 async fn presigns_are_checked_against_the_plan_before_anything_is_signed() {
     let store = S3Server::s3s_fs().await;
-    let app = app_with_store(&store, &[("TB_FILES_MAX_SIZE_FREE", "1000"), ("TB_FILES_TYPES_FREE", "image/*,text/plain")]).await;
+    let app =
+        app_with_store(&store, &[("TB_FILES_MAX_SIZE_FREE", "1000"), ("TB_FILES_TYPES_FREE", "image/*,text/plain")])
+            .await;
     let admin = app.tenant_admin("acme").await;
     let files = Files::new(&app, &admin);
-    assert_problem(files.presign_response("big.png", "image/png", 1001).await, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large").await;
-    assert_problem(files.presign_response("a.html", "text/html", 10).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
-    assert_problem(files.presign_response("a.pdf", "application/pdf", 10).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    assert_problem(
+        files.presign_response("big.png", "image/png", 1001).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+    )
+    .await;
+    assert_problem(
+        files.presign_response("a.html", "text/html", 10).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    assert_problem(
+        files.presign_response("a.pdf", "application/pdf", 10).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
     assert_field_error(files.presign_response("", "image/png", 10).await, "filename", Some("required")).await;
-    assert_field_error(files.presign_response(&"x".repeat(256), "image/png", 10).await, "filename", Some("too_long")).await;
+    assert_field_error(files.presign_response(&"x".repeat(256), "image/png", 10).await, "filename", Some("too_long"))
+        .await;
     assert_field_error(files.presign_response("a\r\nb.png", "image/png", 10).await, "filename", Some("invalid")).await;
     assert_field_error(files.presign_response("a.png", "image/png; charset=x", 10).await, "content_type", None).await;
     let sneaky = json!({"filename": "a.png", "content_type": "image/png", "size": 10, "status": "ready"});
@@ -257,7 +295,13 @@ async fn presigns_are_checked_against_the_plan_before_anything_is_signed() {
     let response = files.request(Method::POST, "/api/files").json(&negative).send().await.unwrap();
     assert!(response.status().is_client_error());
     // A pro tenant gets the pro plan's limits.
-    let response = app.as_platform(Method::PATCH, &format!("/api/tenants/{}", admin.tenant.id)).await.json(&json!({"plan": "pro"})).send().await.unwrap();
+    let response = app
+        .as_platform(Method::PATCH, &format!("/api/tenants/{}", admin.tenant.id))
+        .await
+        .json(&json!({"plan": "pro"}))
+        .send()
+        .await
+        .unwrap();
     json_body(response, StatusCode::OK).await;
     files.presign("big.pdf", "application/pdf", 1001).await;
     assert!(store.keys("").await.is_empty(), "nothing was uploaded");
@@ -284,14 +328,22 @@ async fn parallel_presigns_never_pass_the_quota() {
     let usage = files.usage().await;
     assert_eq!(usage["storage_bytes"], 900);
     assert_eq!(usage["files"], 6);
-    let listed = json_body(files.get("/api/files?filter={\"status\":{\"_eq\":\"pending\"}}&meta=total_count").await, StatusCode::OK).await;
+    let listed = json_body(
+        files.get("/api/files?filter={\"status\":{\"_eq\":\"pending\"}}&meta=total_count").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["meta"]["total_count"], 6);
 }
 
 #[tokio::test]
 async fn expired_pending_uploads_are_swept_and_their_quota_released() {
     let store = S3Server::s3s_fs().await;
-    let app = app_with_store(&store, &[("TB_FILES_UPLOAD_EXPIRY_SECONDS", "1"), ("TB_FILES_CLEANUP_SCHEDULE", "* * * * * *")]).await;
+    let app = app_with_store(
+        &store,
+        &[("TB_FILES_UPLOAD_EXPIRY_SECONDS", "1"), ("TB_FILES_CLEANUP_SCHEDULE", "* * * * * *")],
+    )
+    .await;
     let admin = app.tenant_admin("acme").await;
     let files = Files::new(&app, &admin);
     let abandoned = files.presign("a.png", "image/png", PNG.len()).await;
@@ -325,7 +377,9 @@ async fn deleting_a_tenant_removes_its_objects_and_no_one_elses() {
     })
     .await;
     assert_eq!(store.keys(&globex.tenant.id.to_string()).await, [key(globex.tenant.id, &kept)]);
-    let download = Files::new(&app, &globex).get(&format!("/api/files/{}/download?redirect=false", kept["id"].as_str().unwrap())).await;
+    let download = Files::new(&app, &globex)
+        .get(&format!("/api/files/{}/download?redirect=false", kept["id"].as_str().unwrap()))
+        .await;
     let url = json_body(download, StatusCode::OK).await["data"]["url"].as_str().unwrap().to_string();
     assert_eq!(reqwest::get(url).await.unwrap().bytes().await.unwrap().as_ref(), b"globex");
 }
@@ -343,11 +397,20 @@ async fn with_the_store_down_complete_answers_503_and_succeeds_once_it_is_back()
     store.stop().await;
     // Signing is local: presigning still answers.
     files.presign("b.png", "image/png", PNG.len()).await;
-    let problem = assert_problem(files.complete_response(id, None).await, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await;
+    let problem =
+        assert_problem(files.complete_response(id, None).await, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+            .await;
     assert!(!problem.to_string().contains("127.0.0.1"), "no internals: {problem}");
-    assert_eq!(json_body(files.get(&format!("/api/files/{id}")).await, StatusCode::OK).await["data"]["status"], "pending");
+    assert_eq!(
+        json_body(files.get(&format!("/api/files/{id}")).await, StatusCode::OK).await["data"]["status"],
+        "pending"
+    );
     assert_problem(files.delete(id).await, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await;
-    assert_eq!(json_body(files.get("/api/files?meta=total_count").await, StatusCode::OK).await["meta"]["total_count"], 2, "no row lost");
+    assert_eq!(
+        json_body(files.get("/api/files?meta=total_count").await, StatusCode::OK).await["meta"]["total_count"],
+        2,
+        "no row lost"
+    );
 
     store.start().await;
     let ready = json_body(files.complete_response(id, None).await, StatusCode::OK).await;
@@ -363,17 +426,38 @@ async fn file_fields_take_only_ready_files_of_the_same_tenant() {
     let globex = app.tenant_admin("globex").await;
     let files = Files::new(&app, &acme);
     let data = DataApi::new(&app, Naming::Host("acme".into()), Some(&acme.token));
-    data.collection(&json!({"name": "posts", "fields": [{"name": "title", "type": "string"}, {"name": "cover", "type": "file"}]})).await;
+    data.collection(
+        &json!({"name": "posts", "fields": [{"name": "title", "type": "string"}, {"name": "cover", "type": "file"}]}),
+    )
+    .await;
 
     let ready = files.upload("cover.png", "image/png", PNG).await;
     let pending = files.presign("later.png", "image/png", PNG.len()).await["data"].clone();
     let theirs = Files::new(&app, &globex).upload("theirs.png", "image/png", PNG).await;
-    for (id, what) in [(&pending["id"], "a pending file"), (&theirs["id"], "another tenant's file"), (&json!(uuid::Uuid::now_v7().to_string()), "no file")] {
-        let response = data.request(Method::POST, "/api/items/posts").json(&json!({"title": "x", "cover": id})).send().await.unwrap();
+    for (id, what) in [
+        (&pending["id"], "a pending file"),
+        (&theirs["id"], "another tenant's file"),
+        (&json!(uuid::Uuid::now_v7().to_string()), "no file"),
+    ] {
+        let response = data
+            .request(Method::POST, "/api/items/posts")
+            .json(&json!({"title": "x", "cover": id}))
+            .send()
+            .await
+            .unwrap();
         let problem = assert_field_error(response, "cover", Some("file_not_ready")).await;
         assert!(problem.to_string().contains("cover"), "{what}: {problem}");
     }
-    let post = json_body(data.request(Method::POST, "/api/items/posts").json(&json!({"title": "x", "cover": ready["id"]})).send().await.unwrap(), StatusCode::CREATED).await["data"].clone();
+    let post = json_body(
+        data.request(Method::POST, "/api/items/posts")
+            .json(&json!({"title": "x", "cover": ready["id"]}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await["data"]
+        .clone();
     let post_path = format!("/api/items/posts/{}", post["id"].as_str().unwrap());
     let response = data.request(Method::PATCH, &post_path).json(&json!({"cover": theirs["id"]})).send().await.unwrap();
     assert_field_error(response, "cover", Some("file_not_ready")).await;
@@ -418,7 +502,8 @@ async fn another_tenant_gets_nothing_of_a_file() {
         }
     }
     let theirs = Files::new(&app, &globex);
-    let filter = format!("/api/files?filter={{\"id\":{{\"_eq\":\"{}\"}}}}&meta=total_count", mine["id"].as_str().unwrap());
+    let filter =
+        format!("/api/files?filter={{\"id\":{{\"_eq\":\"{}\"}}}}&meta=total_count", mine["id"].as_str().unwrap());
     assert_eq!(json_body(theirs.get(&filter).await, StatusCode::OK).await["meta"]["total_count"], 0);
     let listed = json_body(theirs.get("/api/files?search=secret&meta=total_count").await, StatusCode::OK).await;
     assert_eq!(listed["meta"]["total_count"], 0);
@@ -426,7 +511,11 @@ async fn another_tenant_gets_nothing_of_a_file() {
     assert_eq!(all["data"].as_array().unwrap().len(), 1);
     assert_eq!(all["data"][0]["filename"], "theirs.txt");
     // Acme's file is untouched.
-    let still = json_body(Files::new(&app, &acme).get(&format!("/api/files/{}", mine["id"].as_str().unwrap())).await, StatusCode::OK).await;
+    let still = json_body(
+        Files::new(&app, &acme).get(&format!("/api/files/{}", mine["id"].as_str().unwrap())).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(still["data"]["status"], "ready");
 }
 
@@ -437,13 +526,29 @@ async fn viewers_read_files_and_only_editors_upload_or_delete() {
     let admin = app.tenant_admin("acme").await;
     let file = Files::new(&app, &admin).upload("a.txt", "text/plain", b"a").await;
     let viewer = app.member(&admin, "viewer").await;
-    let as_viewer = |method: Method, path: &str| app.request(method, path).host(&tenant_host("acme")).bearer_auth(viewer.token());
+    let as_viewer =
+        |method: Method, path: &str| app.request(method, path).host(&tenant_host("acme")).bearer_auth(viewer.token());
     let id = file["id"].as_str().unwrap();
     assert_eq!(as_viewer(Method::GET, &format!("/api/files/{id}")).send().await.unwrap().status(), StatusCode::OK);
     let body = json!({"filename": "b.txt", "content_type": "text/plain", "size": 1});
-    assert_problem(as_viewer(Method::POST, "/api/files").json(&body).send().await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
-    assert_problem(as_viewer(Method::DELETE, &format!("/api/files/{id}")).send().await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
-    assert_problem(app.get("/api/files").host(&tenant_host("acme")).send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert_problem(
+        as_viewer(Method::POST, "/api/files").json(&body).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        as_viewer(Method::DELETE, &format!("/api/files/{id}")).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.get("/api/files").host(&tenant_host("acme")).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -44,7 +44,8 @@ async fn a_file_goes_through_garage_from_presign_to_deletion() {
     let object = key(admin.tenant.id, &file);
     assert_eq!(store.object(&object).await.unwrap(), PNG);
     let id = file["id"].as_str().unwrap();
-    let download = json_body(files.get(&format!("/api/files/{id}/download?redirect=false")).await, StatusCode::OK).await;
+    let download =
+        json_body(files.get(&format!("/api/files/{id}/download?redirect=false")).await, StatusCode::OK).await;
     let fetched = reqwest::get(download["data"]["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.headers()["content-type"], "image/png");
@@ -69,7 +70,8 @@ async fn the_bucket_allows_tenant_origins_and_follows_custom_domains() {
     assert_eq!(preflight(&store, "https://evil.example").await, None);
     assert_eq!(preflight(&store, "http://acme.localhost").await, None, "the scheme counts");
 
-    let tenant = app.create_tenant_from(json!({"slug": "acme", "name": "Acme", "domains": ["files.acme.example"]})).await;
+    let tenant =
+        app.create_tenant_from(json!({"slug": "acme", "name": "Acme", "domains": ["files.acme.example"]})).await;
     eventually(Duration::from_secs(10), "the custom domain in the bucket's rules", || async {
         preflight(&store, "https://files.acme.example").await.is_some().then_some(())
     })

@@ -35,7 +35,8 @@ pub async fn cors(
         None => false,
     };
     let allow_origin = allowed.then(|| HeaderValue::from_str(&origin).ok()).flatten();
-    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight =
+        req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
         let mut response = HttpResponse::NoContent();
         response.insert_header((header::VARY, "Origin"));

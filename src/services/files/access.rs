@@ -47,11 +47,8 @@ pub async fn list(
             asked.to_string()
         }
     };
-    let params = ListParams {
-        sort: params.sort.or_else(|| Some("-date_created".into())),
-        fields: Some(fields),
-        ..params
-    };
+    let params =
+        ListParams { sort: params.sort.or_else(|| Some("-date_created".into())), fields: Some(fields), ..params };
     let unit = Unit::begin(env.runtime(), tenant, Some(caller), 0, false).await?;
     let ctx = unit.ctx();
     let outcome = async {
@@ -84,7 +81,6 @@ pub async fn download(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, id: Uuid
     }
     let expires_in = files.rules().download_expiry;
     let disposition = content_disposition(&file.filename, &file.content_type);
-    let signed =
-        storage.presign_get(&storage.key(tenant.id, id), &disposition, &file.content_type, expires_in).await?;
+    let signed = storage.presign_get(&storage.key(tenant.id, id), &disposition, &file.content_type, expires_in).await?;
     Ok(Download { url: signed.url, expires_at: format_datetime(Utc::now() + expires_in) })
 }

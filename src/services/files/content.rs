@@ -30,7 +30,11 @@ pub(super) fn normalize_type(content_type: &str) -> Result<String, FieldError> {
     let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
     match lowered.split_once('/') {
         Some((family, subtype)) if lowered.len() <= 255 && token(family) && token(subtype) => Ok(lowered),
-        _ => Err(FieldError::new("content_type", "invalid", "must be a media type such as image/png, without parameters")),
+        _ => Err(FieldError::new(
+            "content_type",
+            "invalid",
+            "must be a media type such as image/png, without parameters",
+        )),
     }
 }
 
@@ -46,7 +50,10 @@ pub(super) fn matches_declared(declared: &str, first_bytes: &[u8]) -> bool {
         Some(found) if found.mime_type() == declared => true,
         // Office documents, EPUBs and JARs are ZIP archives.
         Some(found) if declared == "application/zip" => {
-            matches!(found.matcher_type(), infer::MatcherType::Archive | infer::MatcherType::Doc | infer::MatcherType::Book)
+            matches!(
+                found.matcher_type(),
+                infer::MatcherType::Archive | infer::MatcherType::Doc | infer::MatcherType::Book
+            )
         }
         _ => false,
     }

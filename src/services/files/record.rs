@@ -24,7 +24,8 @@ use crate::{
 
 pub(super) const COLLECTION: &str = "tb_files";
 /// The members of a file, in the order the API shows them; the rest of a record is ours.
-pub(super) const MEMBERS: [&str; 7] = ["id", "filename", "content_type", "size", "status", "date_created", "user_created"];
+pub(super) const MEMBERS: [&str; 7] =
+    ["id", "filename", "content_type", "size", "status", "date_created", "user_created"];
 /// Longest filename, in characters.
 pub(super) const MAX_FILENAME: usize = 255;
 

@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(part_sizes(10 * MIB, 5 * MIB).count(), 2);
         let huge = 5 * 1024 * 1024 * MIB; // 5 TiB
         let size = part_size(huge, 16 * MIB);
-        assert!(huge.div_ceil(size) <= MAX_PARTS && size % MIB == 0);
+        assert!(huge.div_ceil(size) <= MAX_PARTS && size.is_multiple_of(MIB));
         assert_eq!(part_size(100 * MIB, 16 * MIB), 16 * MIB);
     }
 }

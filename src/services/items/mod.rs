@@ -14,5 +14,5 @@ mod write;
 pub(crate) use read::{find_system, query_in};
 pub use read::{get, list};
 pub use service::ItemService;
-pub(crate) use write::{delete_system, insert_system, update_in, update_system};
 pub use write::{Created, MAX_BATCH, Precondition, create, delete, update};
+pub(crate) use write::{delete_system, insert_system, update_in, update_system};
