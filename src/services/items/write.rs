@@ -77,8 +77,8 @@ pub(crate) async fn update_system(
         Err(error) if error.code() == Code::ItemNotFound => return Ok(None),
         Err(error) => return Err(error),
     };
-    let mut data = match current.data {
-        Value::Object(map) => map,
+    let mut data = match &current.data {
+        Value::Object(map) => map.clone(),
         _ => Map::new(),
     };
     let mut checks = Checks::default();
@@ -96,17 +96,27 @@ pub(crate) async fn update_system(
     }
     checks.finish()?;
     let changed: Vec<&str> = changes.keys().map(String::as_str).collect();
+    let updated = ctx.txn.update(next_version(collection, &current, data, &changed)).await?;
+    Ok(Some(Stored::from(updated).render(collection, None)))
+}
+
+/// The row of `current`'s next version holding `data`, with the key slots of `changed` fields.
+fn next_version(
+    collection: &Collection,
+    current: &item::Model,
+    data: Map<String, Value>,
+    changed: &[&str],
+) -> item::ActiveModel {
     let mut row = item::ActiveModel {
         collection_id: Set(collection.id),
-        id: Set(id),
+        id: Set(current.id),
         version: Set(current.version + 1),
         date_updated: Set(format_datetime(Utc::now())),
         ..Default::default()
     };
-    set_keys(&mut row, collection, &data, Some(&changed));
+    set_keys(&mut row, collection, &data, Some(changed));
     row.data = Set(Value::Object(data));
-    let updated = ctx.txn.update(row).await?;
-    Ok(Some(Stored::from(updated).render(collection, None)))
+    row
 }
 
 /// Deletes one item of a system collection, without hooks; false when there was none.
@@ -267,15 +277,7 @@ pub(crate) async fn update_in(
     checks.finish()?;
 
     let changed: Vec<&str> = delta.keys().map(String::as_str).collect();
-    let mut row = item::ActiveModel {
-        collection_id: Set(collection.id),
-        id: Set(id),
-        version: Set(current.version + 1),
-        date_updated: Set(format_datetime(Utc::now())),
-        ..Default::default()
-    };
-    set_keys(&mut row, &collection, &data, Some(&changed));
-    row.data = Set(Value::Object(data));
+    let row = next_version(&collection, &current, data, &changed);
     let updated = ctx.txn.update(row).await.map_err(|e| on_unique(e, &collection))?;
     let item = Stored::from(updated).render(&collection, None);
     let rendered = item.clone();
