@@ -9,8 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    TENANT_ADMIN_PASSWORD, eventually,
+    TENANT_ADMIN_PASSWORD,
     browser::{PAGE_TIMEOUT, PageServer, script_page},
+    eventually,
     files::{Files, PNG, app_with_store, key, put},
     s3::S3Server,
     tenant_host,

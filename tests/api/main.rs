@@ -13,6 +13,7 @@ mod encoded_paths;
 mod errors;
 mod example_extension;
 mod files;
+mod files_browser;
 mod files_garage;
 mod health;
 mod hooks;

@@ -228,6 +228,9 @@ impl Chromium {
             .env("HOME", dir.path())
             .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            // With --disable-dev-shm-usage its shared memory lives in TMPDIR; a killed browser
+            // cannot remove it, the directory's drop does.
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("Chromium's log"))
             .stderr(log)

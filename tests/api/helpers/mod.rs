@@ -2,6 +2,7 @@
 // The harness serves every suite; not each helper is used by each one yet.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cli;
 pub mod files;
 pub mod items;
