@@ -148,8 +148,18 @@ pub(super) async fn remove(ctx: &Ctx<'_>, file: &FileRecord) -> Result<()> {
 /// Reserves `size` bytes and one file of the tenant's `quota`: one conditional update, so
 /// uploads signed in parallel cannot together pass the quota. False when they would.
 pub(super) async fn reserve(ctx: &Ctx<'_>, size: u64, quota: u64) -> Result<bool> {
+    if add_within(ctx, size, quota).await? {
+        return Ok(true);
+    }
+    // No usage row yet (the tenant's first upload), or really over quota: make sure the row
+    // exists and try once more. The common case stays one statement.
     let row = tenant_usage::ActiveModel { tenant_id: Set(ctx.tenant.id), storage_bytes: Set(0), files: Set(0) };
     ctx.txn.insert_if_absent(row, OnConflict::column(tenant_usage::Column::TenantId).do_nothing().to_owned()).await?;
+    add_within(ctx, size, quota).await
+}
+
+/// Adds `size` bytes and one file unless that passes `quota`; false when no row was changed.
+async fn add_within(ctx: &Ctx<'_>, size: u64, quota: u64) -> Result<bool> {
     let (size, quota) = (to_i64(size), to_i64(quota));
     let reserved = ctx
         .txn
