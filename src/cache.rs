@@ -6,12 +6,15 @@
 //! Changes are counted per tenant (in striped generation counters), so one tenant changing often
 //! never keeps another tenant's loads from being cached; only "no such row" results, which no
 //! tenant owns, are held back by every change that may create a row.
+//!
+//! While this instance may be missing other instances' changes (its listener is away), a cache
+//! is *untrusted*: every lookup loads and nothing is kept, until the listener is back.
 
 use std::{
     hash::Hash,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -31,6 +34,7 @@ pub struct InvalidatingCache<K, V> {
     entries: Cache<K, Option<Arc<V>>>,
     generations: Arc<Generations>,
     tenant_of: TenantOf<K, V>,
+    trusted: Arc<AtomicBool>,
 }
 
 /// How often each stripe of tenants, "no such row" entries, and everything changed.
@@ -76,6 +80,7 @@ impl<K, V> Clone for InvalidatingCache<K, V> {
             entries: self.entries.clone(),
             generations: self.generations.clone(),
             tenant_of: self.tenant_of,
+            trusted: self.trusted.clone(),
         }
     }
 }
@@ -93,7 +98,7 @@ where
             absent: AtomicU64::new(0),
             all: AtomicU64::new(0),
         });
-        InvalidatingCache { entries, generations, tenant_of }
+        InvalidatingCache { entries, generations, tenant_of, trusted: Arc::new(AtomicBool::new(true)) }
     }
 
     /// The cached entry, or `load()`'s result, cached unless its tenant changed while it loaded.
@@ -105,13 +110,14 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<V>, E>>,
     {
-        if let Some(hit) = self.entries.get(&key) {
+        let trusted = self.trusted.load(Ordering::Acquire);
+        if trusted && let Some(hit) = self.entries.get(&key) {
             return Ok(hit);
         }
         let before = self.generations.snapshot();
         let loaded = Box::pin(load()).await?.map(Arc::new);
         let tenant = (self.tenant_of)(&key, loaded.as_deref());
-        if self.generations.unchanged_for(&before, tenant) {
+        if trusted && self.generations.unchanged_for(&before, tenant) {
             self.entries.insert(key, loaded.clone());
         }
         Ok(loaded)
@@ -138,6 +144,13 @@ where
     pub fn clear(&self) {
         self.generations.all.fetch_add(1, Ordering::AcqRel);
         self.entries.invalidate_all();
+    }
+
+    /// Whether changes made elsewhere are heard: when not, the cache is bypassed until they are
+    /// again. Either way everything cached so far is dropped, since changes may have been missed.
+    pub fn set_trusted(&self, trusted: bool) {
+        self.trusted.store(trusted, Ordering::Release);
+        self.clear();
     }
 }
 
@@ -189,6 +202,26 @@ mod tests {
         })
         .await;
         assert_eq!(cache.entries.get(&a).flatten().as_deref(), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_cache_loads_every_time_and_keeps_nothing() {
+        let (cache, a) = (cache(), Uuid::now_v7());
+        let loads = std::sync::atomic::AtomicU32::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, ()>(Some(1))
+        };
+        cache.get_or_load(a, load).await.unwrap();
+        cache.set_trusted(false);
+        cache.get_or_load(a, load).await.unwrap();
+        cache.get_or_load(a, load).await.unwrap();
+        assert_eq!(loads.load(Ordering::Relaxed), 3);
+        assert!(cache.entries.get(&a).is_none());
+        cache.set_trusted(true);
+        cache.get_or_load(a, load).await.unwrap();
+        cache.get_or_load(a, load).await.unwrap();
+        assert_eq!(loads.load(Ordering::Relaxed), 4);
     }
 
     #[tokio::test]

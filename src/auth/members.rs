@@ -55,12 +55,13 @@ impl MemberCache {
     }
 
     /// Drops what a change made stale.
-    pub fn on_change(&self, notice: Notice) {
+    pub fn on_change(&self, notice: &Notice) {
         match notice {
-            Notice::Changed(Change::Tenant(id)) => self.invalidate_tenant(id),
-            Notice::Changed(Change::Member { tenant, user }) => self.invalidate_member(tenant, user),
-            Notice::Changed(Change::Collections(_)) => {}
+            Notice::Changed(Change::Tenant(id)) => self.invalidate_tenant(*id),
+            Notice::Changed(Change::Member { tenant, user }) => self.invalidate_member(*tenant, *user),
+            Notice::Changed(Change::Collections(_) | Change::Items { .. }) => {}
             Notice::Reset => self.clear(),
+            Notice::Listening(listening) => self.set_trusted(*listening),
         }
     }
 }

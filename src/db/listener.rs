@@ -12,48 +12,66 @@ const LOG_POLL: Duration = Duration::from_millis(500);
 /// How long rows stay in the change log (far longer than any reader takes to see them).
 const LOG_KEEP_SECONDS: i64 = 600;
 
-/// Listens for other instances' changes until the process ends, reconnecting after failures. A
-/// notice may be missed while disconnected, so every reconnect publishes [`Notice::Reset`].
+/// The first wait before reconnecting a lost listener, doubled after each failure up to
+/// [`MOST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MOST_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Listens for other instances' changes until the process ends. Until the listener is
+/// connected, and whenever it loses its connection, this instance hears nothing from the others:
+/// it publishes `Listening(false)` so caches are bypassed, reconnects with backoff, and publishes
+/// `Listening(true)` once it listens again (caches then start empty, as anything may have
+/// changed meanwhile).
 pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
     if conn.get_database_backend() != DbBackend::Postgres {
         spawn_log_reader(conn.clone(), feed);
         return;
     }
     let pool = conn.get_postgres_connection_pool().clone();
+    feed.publish(Notice::Listening(false));
     tokio::spawn(async move {
-        let mut first = true;
+        let mut backoff = FIRST_BACKOFF;
         loop {
-            match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
+            match listen(&pool).await {
                 Ok(mut listener) => {
-                    if let Err(error) = listener.listen(CHANNEL).await {
-                        tracing::warn!(%error, "cannot listen for changes");
-                    } else {
-                        if !first {
-                            feed.publish(Notice::Reset);
-                        }
-                        first = false;
-                        loop {
-                            match listener.recv().await {
-                                Ok(notice) => feed.publish(match Change::parse(notice.payload()) {
-                                    Some(change) => Notice::Changed(change),
-                                    None => Notice::Reset,
-                                }),
-                                Err(error) => {
-                                    tracing::warn!(%error, "change listener lost its connection");
-                                    break;
-                                }
+                    feed.publish(Notice::Listening(true));
+                    backoff = FIRST_BACKOFF;
+                    // sqlx's `recv` would reconnect silently and hide the notices lost meanwhile:
+                    // `try_recv` says `None` when the connection is gone.
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(notice)) => {
+                                feed.publish(Change::parse(notice.payload()).map_or(Notice::Reset, Notice::Changed))
+                            }
+                            Ok(None) => {
+                                tracing::warn!("change listener lost its connection; caches are bypassed until it is back");
+                                break;
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "change listener failed; caches are bypassed until it is back");
+                                break;
                             }
                         }
                     }
+                    feed.publish(Notice::Listening(false));
                 }
                 Err(error) => tracing::warn!(%error, "cannot connect the change listener"),
             }
             if pool.is_closed() {
                 return;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MOST_BACKOFF);
         }
     });
+}
+
+/// A listener on the change channel that never reconnects behind our back.
+async fn listen(pool: &sea_orm::sqlx::PgPool) -> Result<sea_orm::sqlx::postgres::PgListener, sea_orm::sqlx::Error> {
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.eager_reconnect(false);
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
 }
 
 /// Reads the embedded database's change log every half second, from its end at startup, and

@@ -11,7 +11,7 @@ use uuid::Uuid;
 pub(super) const CHANNEL: &str = "tb_changes";
 
 /// Something cached that changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Tenant(Uuid),
     Member {
@@ -20,18 +20,30 @@ pub enum Change {
     },
     /// A tenant's collection definitions.
     Collections(Uuid),
+    /// Items of one collection of a tenant were written.
+    Items {
+        tenant: Uuid,
+        collection: Arc<str>,
+    },
 }
 
 impl Change {
-    fn payload(self) -> String {
+    fn payload(&self) -> String {
         match self {
             Change::Tenant(id) => format!("tenant:{id}"),
             Change::Member { tenant, user } => format!("member:{tenant}:{user}"),
             Change::Collections(id) => format!("collections:{id}"),
+            Change::Items { tenant, collection } => format!("items:{tenant}:{collection}"),
         }
     }
 
     pub(super) fn parse(payload: &str) -> Option<Change> {
+        // A collection name is an identifier: no colon, and short enough for any payload.
+        if let Some(rest) = payload.strip_prefix("items:") {
+            let (tenant, collection) = rest.split_once(':')?;
+            let valid = !collection.is_empty() && !collection.contains(':');
+            return valid.then_some(Change::Items { tenant: tenant.parse().ok()?, collection: collection.into() });
+        }
         let mut parts = payload.split(':');
         let change = match (parts.next()?, parts.next()?, parts.next()) {
             ("tenant", id, None) => Change::Tenant(id.parse().ok()?),
@@ -44,16 +56,20 @@ impl Change {
 }
 
 /// What this instance learns about changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// One thing changed.
     Changed(Change),
-    /// Anything may have changed: notices were missed while the listener was away, one could not
-    /// be read, or one transaction changed several tenants at once.
+    /// Anything may have changed: a notice could not be read, or one transaction changed
+    /// several tenants at once.
     Reset,
+    /// Whether this instance hears other instances' changes. While it does not (the listener
+    /// lost its connection, or has not connected yet), caches must be bypassed, not trusted;
+    /// when it hears them again, anything may have changed meanwhile.
+    Listening(bool),
 }
 
-type Subscriber = Arc<dyn Fn(Notice) + Send + Sync>;
+type Subscriber = Arc<dyn Fn(&Notice) + Send + Sync>;
 
 /// The reactions of this instance to changes. The database layer only delivers notices: whoever
 /// caches something registers here at startup (the composition root, `lib.rs`), so this module
@@ -65,7 +81,7 @@ pub struct ChangeFeed {
 
 impl ChangeFeed {
     /// Calls `reaction` with every notice from now on.
-    pub fn subscribe(&self, reaction: impl Fn(Notice) + Send + Sync + 'static) {
+    pub fn subscribe(&self, reaction: impl Fn(&Notice) + Send + Sync + 'static) {
         if let Ok(mut subscribers) = self.subscribers.write() {
             subscribers.push(Arc::new(reaction));
         }
@@ -78,14 +94,14 @@ impl ChangeFeed {
             Err(_) => return,
         };
         for subscriber in subscribers {
-            subscriber(notice);
+            subscriber(&notice);
         }
     }
 }
 
 /// Sends `change` to the other processes; inside a transaction it is sent on commit (PostgreSQL
 /// `NOTIFY`, or a row of the embedded database's change log).
-pub(crate) async fn announce(conn: &impl ConnectionTrait, change: Change) -> Result<(), DbErr> {
+pub(crate) async fn announce(conn: &impl ConnectionTrait, change: &Change) -> Result<(), DbErr> {
     let statement = match conn.get_database_backend() {
         DbBackend::Postgres => Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -111,10 +127,12 @@ mod tests {
     #[test]
     fn payloads_round_trip() {
         let (tenant, user) = (Uuid::now_v7(), Uuid::now_v7());
-        for change in [Change::Tenant(tenant), Change::Member { tenant, user }, Change::Collections(tenant)] {
+        let items = Change::Items { tenant, collection: "articles".into() };
+        for change in [Change::Tenant(tenant), Change::Member { tenant, user }, Change::Collections(tenant), items] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }
-        for bad in ["", "tenant", "tenant:x", "member:a:b", "tenant:1:2:3", "other:1"] {
+        let bad_items = [format!("items:{tenant}:"), format!("items:{tenant}:a:b"), "items:x:articles".to_string()];
+        for bad in ["", "tenant", "tenant:x", "member:a:b", "tenant:1:2:3", "other:1"].into_iter().chain(bad_items.iter().map(String::as_str)) {
             assert_eq!(Change::parse(bad), None, "{bad}");
         }
     }

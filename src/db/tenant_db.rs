@@ -298,12 +298,23 @@ impl TenantTxn {
     }
 
     /// Announces a change to every instance, this one included, when this transaction commits.
+    /// A change already announced by this transaction is not sent again.
     pub(crate) async fn announce(&self, change: Change) -> Result<(), DbErr> {
-        notify::announce(&self.txn, change).await?;
+        if self.announced.lock().is_ok_and(|announced| announced.contains(&change)) {
+            return Ok(());
+        }
+        notify::announce(&self.txn, &change).await?;
         if let Ok(mut announced) = self.announced.lock() {
             announced.push(change);
         }
         Ok(())
+    }
+
+    /// Announces that items of `collection` were written, so that every instance's cached
+    /// answers about that collection are dropped the moment this transaction commits (the
+    /// built-in cache extension calls it after every item write).
+    pub async fn items_changed(&self, collection: &str) -> Result<(), DbErr> {
+        self.announce(Change::Items { tenant: self.tenant_id, collection: collection.into() }).await
     }
 
     /// Commits, then tells this instance what changed.

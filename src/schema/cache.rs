@@ -53,11 +53,12 @@ impl SchemaCache {
     }
 
     /// Drops what a change made stale.
-    pub fn on_change(&self, notice: Notice) {
+    pub fn on_change(&self, notice: &Notice) {
         match notice {
-            Notice::Changed(Change::Tenant(id) | Change::Collections(id)) => self.invalidate(id),
-            Notice::Changed(Change::Member { .. }) => {}
+            Notice::Changed(Change::Tenant(id) | Change::Collections(id)) => self.invalidate(*id),
+            Notice::Changed(Change::Member { .. } | Change::Items { .. }) => {}
             Notice::Reset => self.schemas.clear(),
+            Notice::Listening(listening) => self.schemas.set_trusted(*listening),
         }
     }
 }

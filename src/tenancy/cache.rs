@@ -36,11 +36,12 @@ impl TenantCache {
     }
 
     /// Drops what a change made stale.
-    pub fn on_change(&self, notice: Notice) {
+    pub fn on_change(&self, notice: &Notice) {
         match notice {
-            Notice::Changed(Change::Tenant(id)) => self.invalidate(id),
+            Notice::Changed(Change::Tenant(id)) => self.invalidate(*id),
             Notice::Changed(_) => {}
             Notice::Reset => self.clear(),
+            Notice::Listening(listening) => self.set_trusted(*listening),
         }
     }
 }
