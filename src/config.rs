@@ -9,8 +9,10 @@ use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
 use secrecy::{ExposeSecret, SecretString};
 
 mod files;
+mod limits;
 
 pub use files::{FilesConfig, MIN_PART_SIZE, PlanFiles, StorageConfig};
+pub use limits::{CacheConfig, PlanRates, RateLimitConfig};
 
 /// Every variable this struct reads. Anything else starting with `TB_` is a configuration error.
 const KNOWN_VARS: &[&str] = &[
@@ -47,7 +49,7 @@ const KNOWN_VARS: &[&str] = &[
 
 /// Whether `name` is a variable this configuration reads.
 fn is_known(name: &str) -> bool {
-    KNOWN_VARS.contains(&name) || files::VARS.contains(&name)
+    KNOWN_VARS.contains(&name) || files::VARS.contains(&name) || limits::VARS.contains(&name)
 }
 
 /// A configured JWT secret shorter than this stops startup (SECURITY.md item 12).
@@ -59,7 +61,7 @@ const TEST_PREFIX: &str = "TB_TEST_";
 /// Errors found while reading the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("unknown configuration variable {0} (known: {known}, {files})", known = KNOWN_VARS.join(", "), files = files::VARS.join(", "))]
+    #[error("unknown configuration variable {0} (known: {known}, {files}, {limits})", known = KNOWN_VARS.join(", "), files = files::VARS.join(", "), limits = limits::VARS.join(", "))]
     UnknownVariable(String),
     #[error("{name}: {reason}")]
     Invalid { name: &'static str, reason: String },
@@ -145,6 +147,12 @@ pub struct Config {
     pub storage: Option<StorageConfig>,
     /// `TB_FILES_*` and `TB_CORS_ORIGINS`: upload rules, per-plan limits, allowed origins.
     pub files: FilesConfig,
+    /// `TB_RATE_LIMITS`, `TB_RATE_LIMIT_*`: requests per minute per tenant and per caller.
+    pub rate_limits: RateLimitConfig,
+    /// `TB_CACHE*`: the item query cache.
+    pub cache: CacheConfig,
+    /// `TB_USAGE_FLUSH_SECONDS`: how often this instance writes its usage counters. Default 10.
+    pub usage_flush: Duration,
 }
 
 impl Config {
@@ -240,6 +248,9 @@ impl Config {
             workers: get("TB_WORKERS").map(|_| parse_number(&get, "TB_WORKERS", 1)).transpose()?,
             storage: files::storage(&get)?,
             files: files::files(&get, &base_domain)?,
+            rate_limits: limits::rate_limits(&get)?,
+            cache: limits::cache(&get)?,
+            usage_flush: limits::usage_flush(&get)?,
             base_domain,
         })
     }

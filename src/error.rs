@@ -206,7 +206,7 @@ impl Problem {
         let (code_text, detail, errors) = match error {
             Error::Problem { detail, errors, .. } => (code.as_str().to_string(), detail.clone(), errors.clone()),
             Error::RateLimited { retry_after } => {
-                (code.as_str().to_string(), format!("Too many attempts; retry in {retry_after} s."), Vec::new())
+                (code.as_str().to_string(), format!("Too many requests; retry in {retry_after} s."), Vec::new())
             }
             Error::Rejected(rejection) => (rejection.code.clone(), rejection.message.clone(), Vec::new()),
             Error::Database(_) | Error::Internal(_) => {

@@ -39,7 +39,7 @@ use crate::{
     },
     db::{ChangeFeed, DbError, PlatformDb, roles},
     hooks::{Hooks, InitEvent, InitStage, Runtime, ScheduleLimits, schedule},
-    limits::{LoginLimiter, LoginLimits},
+    limits::{Instances, LoginLimiter, LoginLimits, RequestLimiter},
     schema::SchemaCache,
     services::{Env, admins, files, items::ItemService, tenants},
     storage::{FileStore, Storage},
@@ -74,6 +74,9 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    env: Env,
+    /// Ends this instance's heartbeat, which then removes its row.
+    heartbeat: Heartbeat,
 }
 
 impl Application {
@@ -154,7 +157,10 @@ impl Application {
         let manage_cors = config.storage.as_ref().is_some_and(|s| s.manage_cors);
         let file_store = FileStore::new(storage, manage_cors, config.files.clone());
         let runtime = Runtime::new(hooks, db, schemas, file_store, ItemService);
-        let env = Env::new(runtime, config, tenants, members, tokens, login_limiter, role_check);
+        let instances = Instances::default();
+        let request_limiter = RequestLimiter::start(instances.clone());
+        let limiters = (login_limiter, request_limiter);
+        let env = Env::new(runtime, config, tenants, members, tokens, limiters, instances, role_check);
         let limits =
             ScheduleLimits { concurrency: env.config().schedule_concurrency, timeout: env.config().schedule_timeout };
         schedule::spawn_scheduler(env.runtime().clone(), limits);
@@ -175,17 +181,20 @@ impl Application {
                 tracing::warn!(%error, "could not set the bucket's CORS rules; browsers may not upload until it works");
             }
         });
+        let heartbeat = spawn_heartbeat(env.clone());
+        spawn_usage_flush(env.clone());
         env.hooks().run_init(&InitEvent { stage: InitStage::AppAfter, config: env.config() });
         // Signals are the embedding program's to handle (`run_until_signalled`): actix's own
         // handling drops in-flight requests on SIGINT.
-        let server = HttpServer::new(move || http::app(env.clone()))
+        let app_env = env.clone();
+        let server = HttpServer::new(move || http::app(app_env.clone()))
             .workers(workers.max(1))
             .disable_signals()
             .shutdown_timeout(shutdown_timeout)
             .listen(listener)
             .map_err(bind)?
             .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, env, heartbeat })
     }
 
     /// The port the server listens on (useful with `TB_BIND=…:0`).
@@ -193,9 +202,21 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process ends or [`Application::run_until_signalled`]'s signal.
+    /// A handle that stops the server (as SIGTERM does, with `graceful`), for embedding programs
+    /// and tests.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the process ends or the server is stopped; then this instance leaves the
+    /// heartbeat table, so the others take over its share of the rate limits at once, and writes
+    /// its last usage counts.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let _ = self.heartbeat.stop.send(true);
+        let _ = self.heartbeat.task.await;
+        services::usage::flush(&self.env).await;
+        served
     }
 
     /// Serves until SIGTERM or SIGINT, then stops accepting connections and lets in-flight
@@ -207,8 +228,51 @@ impl Application {
             tracing::info!(signal, "stopping: in-flight requests may finish");
             handle.stop(true).await;
         });
-        self.server.await
+        self.run_until_stopped().await
     }
+}
+
+/// The running heartbeat of this instance.
+struct Heartbeat {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Announces this instance every [`db::instances::HEARTBEAT`] and keeps the count of live
+/// instances (which divides every rate limit) up to date; a failed heartbeat keeps the last
+/// count. Once stopped, it removes this instance's row, so the others take over its share on
+/// their next heartbeat instead of after it expires.
+fn spawn_heartbeat(env: Env) -> Heartbeat {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let id = uuid::Uuid::now_v7();
+    let task = tokio::spawn(async move {
+        let mut every = tokio::time::interval(db::instances::HEARTBEAT);
+        loop {
+            tokio::select! {
+                _ = every.tick() => match env.db().heartbeat(id).await {
+                    Ok(live) => env.instances().set_live(live),
+                    Err(error) => tracing::warn!(%error, "instance heartbeat failed"),
+                },
+                _ = stopped.changed() => break,
+            }
+        }
+        if let Err(error) = env.db().leave(id).await {
+            tracing::warn!(%error, "could not remove this instance's heartbeat; it expires by itself");
+        }
+    });
+    Heartbeat { stop, task }
+}
+
+/// Writes this instance's usage counters every `TB_USAGE_FLUSH_SECONDS`.
+fn spawn_usage_flush(env: Env) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(env.config().usage_flush);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            services::usage::flush(&env).await;
+        }
+    });
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.

@@ -47,11 +47,42 @@ pub async fn with_request_id<F: Future>(request_id: String, work: F) -> F::Outpu
     REQUEST_ID.scope(request_id, work).await
 }
 
-/// Request counters for `/metrics`: per status class, and per tenant (labelled by tenant id).
+/// One tenant's traffic: requests, rate-limited requests, bytes of presigned uploads and downloads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub upload_bytes: u64,
+    pub download_bytes: u64,
+}
+
+impl Traffic {
+    pub fn add(&mut self, other: &Traffic) {
+        self.requests += other.requests;
+        self.rate_limited += other.rate_limited;
+        self.upload_bytes += other.upload_bytes;
+        self.download_bytes += other.download_bytes;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Traffic::default()
+    }
+}
+
+/// A tenant's traffic since this process started, and what of it is not yet written to the
+/// usage table.
+#[derive(Default)]
+struct TenantTraffic {
+    total: Traffic,
+    pending: Traffic,
+}
+
+/// Request counters for `/metrics`: per status class, and per tenant (labelled by tenant id),
+/// which the usage accounting also flushes to the database.
 #[derive(Default)]
 pub struct Metrics {
     by_status_class: [AtomicU64; 5],
-    by_tenant: Mutex<HashMap<Uuid, u64>>,
+    by_tenant: Mutex<HashMap<Uuid, TenantTraffic>>,
 }
 
 impl Metrics {
@@ -60,9 +91,43 @@ impl Metrics {
         self.by_status_class[class].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn count_tenant_request(&self, tenant: Uuid) {
+    /// Counts one request of `tenant`, and whether it was refused for its rate.
+    pub fn count_tenant_request(&self, tenant: Uuid, rate_limited: bool) {
+        let limited = u64::from(rate_limited);
+        self.count(tenant, Traffic { requests: 1, rate_limited: limited, ..Traffic::default() });
+    }
+
+    /// Counts the bytes of a presigned upload (`upload`) or download.
+    pub fn count_presigned(&self, tenant: Uuid, upload: bool, bytes: u64) {
+        let traffic = if upload {
+            Traffic { upload_bytes: bytes, ..Traffic::default() }
+        } else {
+            Traffic { download_bytes: bytes, ..Traffic::default() }
+        };
+        self.count(tenant, traffic);
+    }
+
+    fn count(&self, tenant: Uuid, traffic: Traffic) {
         if let Ok(mut map) = self.by_tenant.lock() {
-            *map.entry(tenant).or_default() += 1;
+            let entry = map.entry(tenant).or_default();
+            entry.total.add(&traffic);
+            entry.pending.add(&traffic);
+        }
+    }
+
+    /// Takes what was counted since the last flush, per tenant.
+    pub fn take_pending(&self) -> Vec<(Uuid, Traffic)> {
+        let Ok(mut map) = self.by_tenant.lock() else { return Vec::new() };
+        map.iter_mut()
+            .filter(|(_, traffic)| !traffic.pending.is_empty())
+            .map(|(tenant, traffic)| (*tenant, std::mem::take(&mut traffic.pending)))
+            .collect()
+    }
+
+    /// Gives back counts a flush could not write, to be written by the next one.
+    pub fn restore_pending(&self, tenant: Uuid, traffic: Traffic) {
+        if let Ok(mut map) = self.by_tenant.lock() {
+            map.entry(tenant).or_default().pending.add(&traffic);
         }
     }
 
@@ -86,13 +151,22 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
-        out.push_str("# HELP tenantbase_tenant_requests_total Requests resolved to each tenant.\n");
-        out.push_str("# TYPE tenantbase_tenant_requests_total counter\n");
-        if let Ok(map) = self.by_tenant.lock() {
-            let mut rows: Vec<_> = map.iter().collect();
-            rows.sort();
-            for (tenant, count) in rows {
-                let _ = writeln!(out, "tenantbase_tenant_requests_total{{tenant=\"{tenant}\"}} {count}");
+        let rows: Vec<(Uuid, Traffic)> = match self.by_tenant.lock() {
+            Ok(map) => map.iter().map(|(tenant, traffic)| (*tenant, traffic.total)).collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut rows = rows;
+        rows.sort_by_key(|(tenant, _)| *tenant);
+        let series: [(&str, &str, fn(&Traffic) -> u64); 4] = [
+            ("tenantbase_tenant_requests_total", "Requests resolved to each tenant.", |t| t.requests),
+            ("tenantbase_tenant_rate_limited_total", "Requests of each tenant refused for its rate.", |t| t.rate_limited),
+            ("tenantbase_tenant_upload_bytes_total", "Bytes of uploads presigned for each tenant.", |t| t.upload_bytes),
+            ("tenantbase_tenant_download_bytes_total", "Bytes of downloads presigned for each tenant.", |t| t.download_bytes),
+        ];
+        for (name, help, value) in series {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (tenant, traffic) in &rows {
+                let _ = writeln!(out, "{name}{{tenant=\"{tenant}\"}} {}", value(traffic));
             }
         }
         out

@@ -17,6 +17,7 @@ mod m20261202_000009_collections_tenant_fkey;
 mod m20261202_000010_schedule_leases;
 mod m20261202_000011_enter_tenant;
 mod m20261202_000012_tenant_usage;
+mod m20261202_000013_limits_and_usage;
 pub mod rls;
 
 /// Every migration, oldest first.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_schedule_leases::Migration),
             Box::new(m20261202_000011_enter_tenant::Migration),
             Box::new(m20261202_000012_tenant_usage::Migration),
+            Box::new(m20261202_000013_limits_and_usage::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod connect;
 mod error;
+pub mod instances;
 pub mod item_query;
 mod listener;
 pub mod notify;

@@ -264,6 +264,16 @@ impl TenantTxn {
         A: ActiveModelTrait + Send,
         A::Entity: TenantOwned,
     {
+        self.upsert(model, conflict).await
+    }
+
+    /// Inserts a row of this tenant, or does what `conflict` says to the row it clashes with
+    /// (which, under both walls, can only be this tenant's).
+    pub async fn upsert<A>(&self, model: A, conflict: OnConflict) -> Result<(), DbErr>
+    where
+        A: ActiveModelTrait + Send,
+        A::Entity: TenantOwned,
+    {
         <A::Entity as EntityTrait>::insert(self.stamp(model))
             .on_conflict(conflict)
             .exec_without_returning(&self.txn)

@@ -12,6 +12,9 @@ pub struct Model {
     /// `active`, `suspended` or `deleted` (deleted tenants await their background purge).
     pub status: String,
     pub settings: Json,
+    /// A platform admin's override of the plan's request rates: `{"tenant_per_minute",
+    /// "caller_per_minute"}`, either or both; `{}` for the plan's own.
+    pub rate_limits: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,

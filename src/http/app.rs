@@ -58,6 +58,7 @@ pub fn app(
         )
         .map(|app| app.default_service(web::to(unmatched)))
         .into_app()
+        .wrap(from_fn(middleware::rate_limit))
         .wrap(from_fn(middleware::resolve_tenant))
         .wrap(from_fn(middleware::require_utf8_query))
         .wrap(from_fn(middleware::cors))

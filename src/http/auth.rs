@@ -19,9 +19,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(scope("/api/auth").service(login).service(refresh).service(logout));
 }
 
-/// The client address used for rate limits: the TCP peer (proxies are not trusted yet).
-fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+/// The client address used for login budgets (a trusted proxy's forwarded address, else the peer).
+fn client_ip(req: &HttpRequest, env: &Env) -> Option<std::net::IpAddr> {
+    crate::http::extract::client_ip(req.peer_addr(), req.headers(), &env.config().trusted_proxies)
 }
 
 /// Log in. On a tenant (subdomain or `X-Tenant-ID`): that tenant's users; with no tenant:
@@ -43,7 +43,7 @@ async fn login(
     env: Env,
     body: web::Json<Credentials>,
 ) -> Result<web::Json<Data<TokenResponse>>, Error> {
-    let token = auth::login(&env, tenant.0.as_ref(), client_ip(&req), body.into_inner()).await?;
+    let token = auth::login(&env, tenant.0.as_ref(), client_ip(&req, &env), body.into_inner()).await?;
     Ok(web::Json(Data { data: token }))
 }
 
@@ -65,7 +65,7 @@ async fn refresh(
     body: web::Json<RefreshRequest>,
 ) -> Result<web::Json<Data<TokenResponse>>, Error> {
     let token = body.refresh_token.expose_secret();
-    let pair = sessions::refresh(&env, tenant.0.as_deref(), client_ip(&req), token).await?;
+    let pair = sessions::refresh(&env, tenant.0.as_deref(), client_ip(&req, &env), token).await?;
     Ok(web::Json(Data { data: pair }))
 }
 

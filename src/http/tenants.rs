@@ -12,6 +12,7 @@ use crate::{
         Env, Page,
         tenants::{self, NewTenant, TenantFilter, TenantPatch, Usage},
     },
+    services::usage::DayRange,
     tenancy::{Tenant, TenantStatus},
 };
 
@@ -121,14 +122,29 @@ async fn replace_settings(
     Ok(web::Json(Data { data: tenants::replace_settings(&env, &admin.0, &id, body.into_inner()).await? }))
 }
 
-/// What the tenant holds and how much it was used.
+/// Query of `GET /api/tenants/{id}/usage`: the days to report, `YYYY-MM-DD` (UTC, inclusive).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct UsageQuery {
+    /// First day; default 29 days before `to`.
+    from: Option<String>,
+    /// Last day; default today.
+    to: Option<String>,
+}
+
+/// What the tenant holds and how much it was used (per day of the range, and the last 24 hours).
 #[utoipa::path(
-    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug")),
+    tag = "tenants", security(("bearer" = [])), params(("id" = String, Path, description = "tenant id or slug"), UsageQuery),
     responses((status = 200, body = Data<Usage>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/{id}/usage")]
-async fn usage(_: PlatformAdmin, env: Env, id: web::Path<String>) -> Result<web::Json<Data<Usage>>, Error> {
-    Ok(web::Json(Data { data: tenants::usage(&env, &id).await? }))
+async fn usage(
+    _: PlatformAdmin,
+    env: Env,
+    id: web::Path<String>,
+    query: web::Query<UsageQuery>,
+) -> Result<web::Json<Data<Usage>>, Error> {
+    let range = DayRange::parse(query.from.as_deref(), query.to.as_deref())?;
+    Ok(web::Json(Data { data: tenants::usage(&env, &id, range).await? }))
 }
 
 /// Suspend: the tenant's routes answer 403 `tenant_suspended` from the next request on.

@@ -7,7 +7,7 @@ use crate::{
     config::Config,
     db::{PlatformDb, RoleCheck},
     hooks::{Hooks, Runtime},
-    limits::LoginLimiter,
+    limits::{Instances, LoginLimiter, RequestLimiter},
     telemetry::Metrics,
     tenancy::TenantDirectory,
 };
@@ -26,6 +26,8 @@ struct Shared {
     members: Members,
     tokens: TokenKeys,
     login_limiter: LoginLimiter,
+    request_limiter: RequestLimiter,
+    instances: Instances,
     metrics: Metrics,
     role_check: RoleCheck,
 }
@@ -38,11 +40,24 @@ impl Env {
         tenants: TenantDirectory,
         members: Members,
         tokens: TokenKeys,
-        login_limiter: LoginLimiter,
+        limiters: (LoginLimiter, RequestLimiter),
+        instances: Instances,
         role_check: RoleCheck,
     ) -> Env {
         let metrics = Metrics::default();
-        Env(Arc::new(Shared { runtime, config, tenants, members, tokens, login_limiter, metrics, role_check }))
+        let (login_limiter, request_limiter) = limiters;
+        Env(Arc::new(Shared {
+            runtime,
+            config,
+            tenants,
+            members,
+            tokens,
+            login_limiter,
+            request_limiter,
+            instances,
+            metrics,
+            role_check,
+        }))
     }
 
     pub fn config(&self) -> &Config {
@@ -76,6 +91,16 @@ impl Env {
 
     pub fn login_limiter(&self) -> &LoginLimiter {
         &self.0.login_limiter
+    }
+
+    /// The plan's request quotas.
+    pub fn request_limiter(&self) -> &RequestLimiter {
+        &self.0.request_limiter
+    }
+
+    /// How many instances are live (each enforces its share of every quota).
+    pub fn instances(&self) -> &Instances {
+        &self.0.instances
     }
 
     pub fn metrics(&self) -> &Metrics {

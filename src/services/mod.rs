@@ -12,6 +12,7 @@ pub mod item_query;
 pub mod items;
 pub mod sessions;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 mod env;

@@ -10,4 +10,4 @@ pub mod validate;
 
 pub use cache::{TenantCache, TenantKey, tenant_cache};
 pub use directory::TenantDirectory;
-pub use model::{Plan, Tenant, TenantStatus};
+pub use model::{Plan, RateLimitOverride, Tenant, TenantStatus};

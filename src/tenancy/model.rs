@@ -22,6 +22,8 @@ pub struct Tenant {
     /// Free-form tenant settings (a JSON object).
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
+    /// A platform admin's override of the plan's request rates (`{}`: the plan's own).
+    pub rate_limits: RateLimitOverride,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// This tenant as JSON, rendered at most once: a loaded tenant never changes (a change loads
@@ -49,12 +51,35 @@ impl Tenant {
             status: TenantStatus::parse(&row.status),
             name: row.name,
             domains,
+            rate_limits: serde_json::from_value(row.rate_limits).unwrap_or_default(),
             settings: row.settings,
             created_at: row.created_at,
             updated_at: row.updated_at,
             rendered: OnceLock::new(),
         }
     }
+}
+
+impl Tenant {
+    /// The request rates this tenant gets: its plan's, with the platform admin's override.
+    pub fn rates(&self, limits: &crate::config::RateLimitConfig) -> crate::config::PlanRates {
+        let plan = limits.plan(self.plan.as_str());
+        crate::config::PlanRates {
+            tenant_per_minute: self.rate_limits.tenant_per_minute.unwrap_or(plan.tenant_per_minute),
+            caller_per_minute: self.rate_limits.caller_per_minute.unwrap_or(plan.caller_per_minute),
+        }
+    }
+}
+
+/// Requests per minute a platform admin gave one tenant instead of its plan's; an unset member
+/// keeps the plan's rate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_per_minute: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_per_minute: Option<u32>,
 }
 
 /// Lifecycle of a tenant. `Deleted` tenants are invisible to the API while they are purged.

@@ -74,7 +74,6 @@ pub async fn resolve_tenant(
     };
     if let Ok(Some(tenant)) = &resolution {
         tracing::Span::current().record("tenant", tracing::field::display(tenant.id));
-        env.metrics().count_tenant_request(tenant.id);
     }
     req.extensions_mut().insert(Resolution(resolution));
     req.extensions_mut().insert(authentication);

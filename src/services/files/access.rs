@@ -82,5 +82,6 @@ pub async fn download(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, id: Uuid
     let expires_in = files.rules().download_expiry;
     let disposition = content_disposition(&file.filename, &file.content_type);
     let signed = storage.presign_get(&storage.key(tenant.id, id), &disposition, &file.content_type, expires_in).await?;
+    env.metrics().count_presigned(tenant.id, false, file.size);
     Ok(Download { url: signed.url, expires_at: format_datetime(Utc::now() + expires_in) })
 }

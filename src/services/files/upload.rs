@@ -161,6 +161,7 @@ pub async fn presign(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, input: Ne
             Upload::Put { url, headers, expires_at }
         }
     };
+    env.metrics().count_presigned(tenant.id, true, file.size);
     Ok(Presign { file: file.view(), upload })
 }
 

@@ -35,6 +35,9 @@ pub struct TenantPatch {
     pub name: Option<String>,
     pub plan: Option<String>,
     pub domains: Option<Vec<String>>,
+    /// `{"tenant_per_minute"?, "caller_per_minute"?}` replaces the override of the plan's
+    /// request rates; `{}` returns to the plan's.
+    pub rate_limits: Option<crate::tenancy::RateLimitOverride>,
 }
 
 /// Filters of `GET /api/tenants`.

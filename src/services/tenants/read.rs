@@ -13,7 +13,10 @@ use crate::{
     entities::{tenant, tenant_domain, user},
     error::{Code, Error, Result},
     input::Page,
-    services::Env,
+    services::{
+        Env,
+        usage::{self, DayRange, DayUsage},
+    },
     tenancy::{Tenant, TenantKey, TenantStatus, directory, validate},
 };
 
@@ -27,6 +30,8 @@ pub struct Usage {
     pub storage_bytes: u64,
     pub requests_24h: u64,
     pub rate_limited_24h: u64,
+    /// Traffic per day of the requested range (UTC; days without traffic are left out).
+    pub days: Vec<DayUsage>,
 }
 
 pub(super) fn not_found() -> Error {
@@ -87,15 +92,27 @@ pub async fn list(env: &Env, filter: &TenantFilter, page: Page) -> Result<(Vec<T
     Ok((tenants, total))
 }
 
-/// Counts what the tenant holds (files and bytes include pending uploads, which hold their quota).
-/// Request counts are not kept yet and read 0.
+/// Counts what the tenant holds (files and bytes include pending uploads, which hold their
+/// quota) and its traffic over `range` and the last 24 hours, every instance's flushed counts
+/// and this instance's latest.
 #[tracing::instrument(skip(env))]
-pub async fn usage(env: &Env, id_or_slug: &str) -> Result<Usage> {
+pub async fn usage(env: &Env, id_or_slug: &str, range: DayRange) -> Result<Usage> {
     let id = get(env, id_or_slug).await?.id;
+    usage::flush(env).await;
     let txn = env.db().tenant(id).read().await?;
     let users = txn.find::<user::Entity>().count(&txn).await?;
     let (collections, items) = crate::services::collections::usage(&txn).await?;
     let (storage_bytes, files) = crate::services::files::usage(&txn).await?;
+    let (days, last_24h) = usage::traffic(&txn, range).await?;
     txn.commit().await?;
-    Ok(Usage { users, collections, items, files, storage_bytes, requests_24h: 0, rate_limited_24h: 0 })
+    Ok(Usage {
+        users,
+        collections,
+        items,
+        files,
+        storage_bytes,
+        requests_24h: last_24h.requests,
+        rate_limited_24h: last_24h.rate_limited,
+        days,
+    })
 }

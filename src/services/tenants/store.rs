@@ -38,6 +38,7 @@ pub(super) async fn insert_tenant(txn: &TenantTxn, id: Uuid, spec: &TenantSpec) 
         plan: Set(spec.plan.as_str().into()),
         status: Set(TenantStatus::Active.as_str().into()),
         settings: Set(spec.settings.clone()),
+        rate_limits: Set(serde_json::json!({})),
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),

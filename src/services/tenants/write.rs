@@ -17,7 +17,7 @@ use crate::{
     auth::{Caller, Role, password},
     db::{Change, TenantTxn},
     entities::tenant,
-    error::{Code, Error, Result},
+    error::{Code, Error, FieldError, Result},
     hooks::{self, Unit},
     input::{Checks, check_name, normalize_email},
     services::{Env, users},
@@ -119,6 +119,12 @@ pub async fn update(env: &Env, caller: &Caller, id_or_slug: &str, patch: TenantP
     let name = patch.name.as_deref().and_then(|n| checks.check(check_name("name", n)));
     let plan = patch.plan.as_deref().and_then(|p| checks.check(check_plan("plan", p)));
     let domains = patch.domains.as_deref().map(|d| check_domains(&mut checks, d, &env.config().base_domain));
+    let rate_limits = patch.rate_limits;
+    if let Some(limits) = rate_limits
+        && [limits.tenant_per_minute, limits.caller_per_minute].contains(&Some(0))
+    {
+        checks.push(FieldError::new("rate_limits", "invalid", "rates must be at least 1 per minute"));
+    }
     checks.finish()?;
     change(env, caller, id_or_slug, TenantEvent::Update, async move |txn, mut row| {
         if let Some(name) = name {
@@ -129,6 +135,9 @@ pub async fn update(env: &Env, caller: &Caller, id_or_slug: &str, patch: TenantP
         }
         if let Some(domains) = domains {
             add_domains(txn, &domains).await?;
+        }
+        if let Some(limits) = rate_limits {
+            row.rate_limits = Set(serde_json::to_value(limits).map_err(|e| Error::internal(e.to_string()))?);
         }
         Ok(row)
     })

@@ -1,5 +1,5 @@
-//! Rate limits. For now: login and refresh attempts (SECURITY.md item 17), far stricter than
-//! anything else will be: per client IP and tenant (`TB_LOGIN_ATTEMPTS_PER_IP`), per client IP
+//! Login and refresh attempts (SECURITY.md item 17), far stricter than the request limits:
+//! per client IP and tenant (`TB_LOGIN_ATTEMPTS_PER_IP`), per client IP
 //! across every tenant (`TB_LOGIN_ATTEMPTS_PER_IP_ALL_TENANTS`), and per account
 //! (`TB_LOGIN_ATTEMPTS_PER_ACCOUNT`).
 //!
