@@ -37,7 +37,8 @@ use crate::{
         members::{Members, member_cache},
         token,
     },
-    db::{ChangeFeed, DbError, PlatformDb, roles},
+    cache::AnswerCache,
+    db::{Change, ChangeFeed, DbError, Notice, PlatformDb, roles},
     hooks::{Hooks, InitEvent, InitStage, Runtime, ScheduleLimits, schedule},
     limits::{Instances, LoginLimiter, LoginLimits, RequestLimiter},
     schema::SchemaCache,
@@ -130,11 +131,20 @@ impl Application {
         let tenant_cache = tenant_cache(10_000);
         let member_cache = member_cache(100_000);
         let schemas = SchemaCache::new(db.clone(), 10_000);
+        let answers = std::sync::Arc::new(AnswerCache::new(&config.cache));
         let (tenants_seen, members_seen, schemas_seen) = (tenant_cache.clone(), member_cache.clone(), schemas.clone());
+        let answers_seen = answers.clone();
         changes.subscribe(move |notice| {
             tenants_seen.on_change(notice);
             members_seen.on_change(notice);
             schemas_seen.on_change(notice);
+            match notice {
+                Notice::Changed(Change::Items { tenant, collection }) => answers_seen.items_changed(*tenant, collection),
+                Notice::Changed(Change::Tenant(tenant) | Change::Collections(tenant)) => answers_seen.tenant_changed(*tenant),
+                Notice::Changed(Change::Member { .. }) => {}
+                Notice::Reset => answers_seen.clear(),
+                Notice::Listening(listening) => answers_seen.set_trusted(*listening),
+            }
         });
         db::spawn_listener(&conn, changes);
         let address = config.bind.clone();
@@ -160,7 +170,7 @@ impl Application {
         let instances = Instances::default();
         let request_limiter = RequestLimiter::start(instances.clone());
         let limiters = (login_limiter, request_limiter);
-        let env = Env::new(runtime, config, tenants, members, tokens, limiters, instances, role_check);
+        let env = Env::new(runtime, config, tenants, members, tokens, limiters, instances, answers, role_check);
         let limits =
             ScheduleLimits { concurrency: env.config().schedule_concurrency, timeout: env.config().schedule_timeout };
         schedule::spawn_scheduler(env.runtime().clone(), limits);

@@ -1,9 +1,10 @@
 //! Built-in behaviour, registered through the same extension API any user's extension uses:
-//! the audit log, the file layer's checks and sweep, the example `article_stats` extension, and
+//! the audit log, query-cache invalidation, the file layer's checks and sweep, the example `article_stats` extension, and
 //! the benchmark's no-op hooks.
 
 pub mod article_stats;
 pub mod audit;
+pub mod cache;
 pub mod files;
 pub mod noop;
 
@@ -12,6 +13,7 @@ use crate::hooks::Hooks;
 /// Registers every built-in hook.
 pub fn register(hooks: &mut Hooks) {
     audit::register(hooks);
+    cache::register(hooks);
     files::register(hooks);
     article_stats::register(hooks);
     noop::register(hooks);

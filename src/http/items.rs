@@ -2,9 +2,10 @@
 
 use actix_web::{
     HttpRequest, HttpResponse, delete, get,
-    http::header::{ETAG, IF_MATCH},
+    http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH},
     patch, post, web,
 };
+use sha2::{Digest, Sha256};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
@@ -12,6 +13,7 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 use super::{Data, List};
 use crate::{
     auth::roles::{Editor, Member},
+    cache::Answer,
     error::{Code, Error, Problem},
     http::extract::TenantCaller,
     services::{
@@ -51,11 +53,46 @@ fn with_etag(item: Value) -> HttpResponse {
     HttpResponse::Ok().insert_header((ETAG, format!("\"{version}\""))).json(Data { data: Item(item) })
 }
 
-/// List items, with filter, sort, search, fields and paging (docs/data-api.md).
+/// `{"data": item}` with the item's version as its `ETag`.
+fn item_answer(item: Value) -> Result<Answer, Error> {
+    let etag = format!("\"{}\"", item["version"].as_i64().unwrap_or_default());
+    let body = serde_json::to_vec(&Data { data: Item(item) }).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(Answer { body: body.into(), etag })
+}
+
+/// A list page with a strong `ETag` of its bytes.
+fn list_answer(items: Vec<Value>, total: Option<u64>) -> Result<Answer, Error> {
+    let body = serde_json::to_vec(&List::new(items.into_iter().map(Item).collect(), total))
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let digest = Sha256::digest(&body);
+    let etag = format!("\"{}\"", digest[..16].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    Ok(Answer { body: body.into(), etag })
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for it) or is `*`.
+fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    let Some(header) = req.headers().get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else { return false };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    header.split(',').any(|tag| tag.trim() == "*" || opaque(tag) == opaque(etag))
+}
+
+/// The answer as `200`, or `304 Not Modified` when the client holds it already.
+fn respond(req: &HttpRequest, answer: &Answer) -> HttpResponse {
+    if not_modified(req, &answer.etag) {
+        return HttpResponse::NotModified().insert_header((ETAG, answer.etag.as_str())).finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((ETAG, answer.etag.as_str()))
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .body(answer.body.clone())
+}
+
+/// List items, with filter, sort, search, fields and paging (docs/data-api.md). The `ETag`
+/// identifies the page's bytes; `If-None-Match` with it answers `304`.
 #[utoipa::path(
     tag = "items", security(("bearer" = [])), params(("collection" = String, Path), ListParams),
     responses(
-        (status = 200, body = List<Item>), (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 200, body = List<Item>), (status = 304, description = "Not modified (`If-None-Match`)"), (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`collection_not_found`", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -65,9 +102,11 @@ async fn list(
     env: Env,
     collection: web::Path<String>,
     params: web::Query<ListParams>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let (items, total) = items::list(&env, &caller.tenant, &caller.caller, &collection, &params).await?;
-    Ok(HttpResponse::Ok().json(List::new(items.into_iter().map(Item).collect(), total)))
+    let answer =
+        items::list_answer(&env, &caller.tenant, &caller.caller, &collection, &params, list_answer).await?;
+    Ok(respond(&req, &answer))
 }
 
 /// Create one item (an object) or several, all or nothing (an array).
@@ -92,19 +131,21 @@ async fn create(
     })
 }
 
-/// One item; its `ETag` is its version.
+/// One item; its `ETag` is its version (`If-None-Match` with it answers `304`).
 #[utoipa::path(
     tag = "items", security(("bearer" = [])), params(("collection" = String, Path), ("id" = Uuid, Path)),
-    responses((status = 200, body = Data<Item>), (status = 404, description = "`item_not_found`", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Data<Item>), (status = 304, description = "Not modified (`If-None-Match`)"), (status = 404, description = "`item_not_found`", body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/{collection}/{id}")]
 async fn read(
     caller: TenantCaller<Member>,
     env: Env,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
-    Ok(with_etag(items::get(&env, &caller.tenant, &caller.caller, &collection, &id).await?))
+    let answer = items::get_answer(&env, &caller.tenant, &caller.caller, &collection, &id, item_answer).await?;
+    Ok(respond(&req, &answer))
 }
 
 /// Change the fields present in the body; `If-Match: "<version>"` guards against lost updates.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::{
     auth::{TokenKeys, members::Members},
+    cache::AnswerCache,
     config::Config,
     db::{PlatformDb, RoleCheck},
     hooks::{Hooks, Runtime},
@@ -28,6 +29,7 @@ struct Shared {
     login_limiter: LoginLimiter,
     request_limiter: RequestLimiter,
     instances: Instances,
+    answers: Arc<AnswerCache>,
     metrics: Metrics,
     role_check: RoleCheck,
 }
@@ -42,6 +44,7 @@ impl Env {
         tokens: TokenKeys,
         limiters: (LoginLimiter, RequestLimiter),
         instances: Instances,
+        answers: Arc<AnswerCache>,
         role_check: RoleCheck,
     ) -> Env {
         let metrics = Metrics::default();
@@ -55,6 +58,7 @@ impl Env {
             login_limiter,
             request_limiter,
             instances,
+            answers,
             metrics,
             role_check,
         }))
@@ -101,6 +105,11 @@ impl Env {
     /// How many instances are live (each enforces its share of every quota).
     pub fn instances(&self) -> &Instances {
         &self.0.instances
+    }
+
+    /// The query cache of rendered item answers.
+    pub fn answers(&self) -> &AnswerCache {
+        &self.0.answers
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -5,12 +5,14 @@
 //! `stored.rs` the stored form, `values.rs` the checks of values against the collection, and
 //! `service.rs` the operations as hooks run them.
 
+mod answers;
 mod read;
 mod service;
 mod stored;
 mod values;
 mod write;
 
+pub use answers::{get_answer, list_answer};
 pub(crate) use read::{find_system, query_in};
 pub use read::{get, list};
 pub use service::ItemService;

@@ -142,6 +142,9 @@ impl TestAppBuilder {
             ("TB_ADMIN_EMAIL", PLATFORM_ADMIN_EMAIL.to_string()),
             ("TB_ADMIN_PASSWORD", PLATFORM_ADMIN_PASSWORD.to_string()),
             ("TB_WORKERS", "1".to_string()),
+            // Suites send bursts no client would; the rate-limit tests set the plans they test.
+            ("TB_RATE_LIMIT_TENANT_FREE", "1000000".to_string()),
+            ("TB_RATE_LIMIT_CALLER_FREE", "1000000".to_string()),
             ("TB_LOG", test_log_filter().unwrap_or_else(|| "off".to_string())),
         ]
         .into_iter()

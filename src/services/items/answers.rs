@@ -1,0 +1,65 @@
+//! Item lists and reads as rendered answers, from the query cache when it holds them
+//! (docs/caching.md). The cache keeps only what the hook-free path answers: when an `items.query`
+//! or `items.read` filter hook applies to the tenant and collection, every request renders, so a
+//! hook can never be bypassed by an answer it did not see. Answers are keyed by tenant,
+//! collection, the caller's role and the normalised query, and dropped by every write to the
+//! collection (`extensions::cache`).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::read::{get, item_id, list};
+use crate::{
+    auth::Caller,
+    cache::{Answer, AnswerKey},
+    error::Result,
+    services::{Env, item_query::ListParams},
+    tenancy::Tenant,
+};
+
+/// Whether answers about `collection` may be cached for `tenant`: no read filter hook applies.
+fn cacheable(env: &Env, tenant: &Tenant, collection: &str, events: &[&str]) -> bool {
+    env.answers().enabled()
+        && events.iter().all(|event| env.hooks().filters_for(event, Some(collection), tenant).next().is_none())
+}
+
+/// The answer to a list request; `render` shapes the items (and total) into the answer.
+pub async fn list_answer(
+    env: &Env,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
+    collection: &str,
+    params: &ListParams,
+    render: impl FnOnce(Vec<Value>, Option<u64>) -> Result<Answer>,
+) -> Result<Arc<Answer>> {
+    let fresh = async || {
+        let (items, total) = list(env, tenant, caller, collection, params).await?;
+        render(items, total)
+    };
+    if !cacheable(env, tenant, collection, &["items.query", "items.read"]) {
+        return fresh().await.map(Arc::new);
+    }
+    let request = format!("list:{}", params.to_payload());
+    let key = AnswerKey { tenant: tenant.id, collection: collection.into(), role: caller.role.as_str(), request };
+    env.answers().get_or_render(key, fresh).await
+}
+
+/// The answer to a read of one item; `render` shapes the item into the answer.
+pub async fn get_answer(
+    env: &Env,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
+    collection: &str,
+    id: &str,
+    render: impl FnOnce(Value) -> Result<Answer>,
+) -> Result<Arc<Answer>> {
+    let fresh = async || render(get(env, tenant, caller, collection, id).await?);
+    if !cacheable(env, tenant, collection, &["items.read"]) {
+        return fresh().await.map(Arc::new);
+    }
+    // The id's canonical form, so that one item has one entry; a malformed id is a 404 to render.
+    let Ok(id) = item_id(id) else { return fresh().await.map(Arc::new) };
+    let key = AnswerKey { tenant: tenant.id, collection: collection.into(), role: caller.role.as_str(), request: format!("one:{id}") };
+    env.answers().get_or_render(key, fresh).await
+}
