@@ -139,8 +139,12 @@ impl Application {
             members_seen.on_change(notice);
             schemas_seen.on_change(notice);
             match notice {
-                Notice::Changed(Change::Items { tenant, collection }) => answers_seen.items_changed(*tenant, collection),
-                Notice::Changed(Change::Tenant(tenant) | Change::Collections(tenant)) => answers_seen.tenant_changed(*tenant),
+                Notice::Changed(Change::Items { tenant, collection }) => {
+                    answers_seen.items_changed(*tenant, collection)
+                }
+                Notice::Changed(Change::Tenant(tenant) | Change::Collections(tenant)) => {
+                    answers_seen.tenant_changed(*tenant)
+                }
                 Notice::Changed(Change::Member { .. }) => {}
                 Notice::Reset => answers_seen.clear(),
                 Notice::Listening(listening) => answers_seen.set_trusted(*listening),

@@ -159,9 +159,13 @@ impl Metrics {
         rows.sort_by_key(|(tenant, _)| *tenant);
         let series: [(&str, &str, fn(&Traffic) -> u64); 4] = [
             ("tenantbase_tenant_requests_total", "Requests resolved to each tenant.", |t| t.requests),
-            ("tenantbase_tenant_rate_limited_total", "Requests of each tenant refused for its rate.", |t| t.rate_limited),
+            ("tenantbase_tenant_rate_limited_total", "Requests of each tenant refused for its rate.", |t| {
+                t.rate_limited
+            }),
             ("tenantbase_tenant_upload_bytes_total", "Bytes of uploads presigned for each tenant.", |t| t.upload_bytes),
-            ("tenantbase_tenant_download_bytes_total", "Bytes of downloads presigned for each tenant.", |t| t.download_bytes),
+            ("tenantbase_tenant_download_bytes_total", "Bytes of downloads presigned for each tenant.", |t| {
+                t.download_bytes
+            }),
         ];
         for (name, help, value) in series {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -4,7 +4,8 @@
 #
 # With an owner URL (postgres://owner@host:port) it creates database tb_NAME_PID, migrates it and
 # serves through the non-owner runtime role tb_NAME_runtime; without one it uses SQLite. Login
-# limits are raised so they do not shape the run. Sets `server` (pid), `base` (URL), `work` (temp
+# limits and the free plan's request limits are raised so they do not shape the run (unless the
+# caller set TB_RATE_LIMIT_TENANT_FREE / TB_RATE_LIMIT_CALLER_FREE itself). Sets `server` (pid), `base` (URL), `work` (temp
 # dir with server.log) and `root_token` (a platform admin's access token); an EXIT trap stops the
 # server and drops the database.
 
@@ -25,6 +26,8 @@ start_tenantbase() {
   TB_DATA_DIR="$work" TB_BIND="127.0.0.1:$port" TB_LOG=warn \
     TB_LOGIN_ATTEMPTS_PER_IP=100000000 TB_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000 \
     TB_LOGIN_ATTEMPTS_PER_IP_ALL_TENANTS=100000000 \
+    TB_RATE_LIMIT_TENANT_FREE="${TB_RATE_LIMIT_TENANT_FREE:-1000000000}" \
+    TB_RATE_LIMIT_CALLER_FREE="${TB_RATE_LIMIT_CALLER_FREE:-1000000000}" \
     TB_ADMIN_EMAIL="$name@tenantbase.localhost" TB_ADMIN_PASSWORD="$name-root-password" \
     "$binary" serve >"$work/server.log" 2>&1 &
   server=$!

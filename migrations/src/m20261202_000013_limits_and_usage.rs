@@ -88,8 +88,6 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(TenantUsageHourly::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Instances::Table).to_owned()).await?;
-        manager
-            .alter_table(Table::alter().table(Tenants::Table).drop_column(Tenants::RateLimits).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(Tenants::Table).drop_column(Tenants::RateLimits).to_owned()).await
     }
 }

@@ -77,7 +77,10 @@ pub(super) fn rate_limits(get: &impl Fn(&str) -> Option<String>) -> Result<RateL
             caller_per_minute: parse_number(get, caller, defaults.1)?,
         };
         if rates.tenant_per_minute == 0 || rates.caller_per_minute == 0 {
-            return Err(invalid(tenant, "rates must be at least 1 per minute (switch limits off with TB_RATE_LIMITS=false)"));
+            return Err(invalid(
+                tenant,
+                "rates must be at least 1 per minute (switch limits off with TB_RATE_LIMITS=false)",
+            ));
         }
         Ok(rates)
     };

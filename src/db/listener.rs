@@ -44,7 +44,9 @@ pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
                                 feed.publish(Change::parse(notice.payload()).map_or(Notice::Reset, Notice::Changed))
                             }
                             Ok(None) => {
-                                tracing::warn!("change listener lost its connection; caches are bypassed until it is back");
+                                tracing::warn!(
+                                    "change listener lost its connection; caches are bypassed until it is back"
+                                );
                                 break;
                             }
                             Err(error) => {

@@ -303,6 +303,7 @@ mod tests {
             plan: "free".into(),
             status: "active".into(),
             settings: serde_json::json!({}),
+            rate_limits: serde_json::json!({}),
             created_at: now,
             updated_at: now,
             deleted_at: None,

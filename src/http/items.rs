@@ -5,9 +5,9 @@ use actix_web::{
     http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH},
     patch, post, web,
 };
-use sha2::{Digest, Sha256};
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use super::{Data, List};
@@ -104,8 +104,7 @@ async fn list(
     params: web::Query<ListParams>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let answer =
-        items::list_answer(&env, &caller.tenant, &caller.caller, &collection, &params, list_answer).await?;
+    let answer = items::list_answer(&env, &caller.tenant, &caller.caller, &collection, &params, list_answer).await?;
     Ok(respond(&req, &answer))
 }
 

@@ -8,11 +8,11 @@ use super::{Data, List, created};
 use crate::{
     error::{Code, Error, Problem},
     http::extract::PlatformAdmin,
+    services::usage::DayRange,
     services::{
         Env, Page,
         tenants::{self, NewTenant, TenantFilter, TenantPatch, Usage},
     },
-    services::usage::DayRange,
     tenancy::{Tenant, TenantStatus},
 };
 

@@ -214,7 +214,12 @@ impl RequestLimiter {
         // Not counted when the caller was refused: its state is not known, only its quota.
         let tenant = match &tenant_state {
             Some(outcome) => state("tenant", rates.tenant_per_minute, outcome),
-            None => PolicyState { name: "tenant", quota: rates.tenant_per_minute, remaining: rates.tenant_per_minute, reset: 0 },
+            None => PolicyState {
+                name: "tenant",
+                quota: rates.tenant_per_minute,
+                remaining: rates.tenant_per_minute,
+                reset: 0,
+            },
         };
         Decision { policies: vec![tenant, caller], retry_after }
     }
@@ -264,10 +269,14 @@ mod tests {
         let limiter = RequestLimiter::start(instances.clone());
         let tenant = Uuid::now_v7();
         let rates = PlanRates { tenant_per_minute: 10, caller_per_minute: 100 };
-        let passed = (0..20).filter(|i| limiter.check(tenant, CallerKey::Ip([10, 0, 0, *i as u8].into()), rates).retry_after.is_none()).count();
+        let passed = (0..20)
+            .filter(|i| limiter.check(tenant, CallerKey::Ip([10, 0, 0, *i as u8].into()), rates).retry_after.is_none())
+            .count();
         assert_eq!(passed, 5, "half of the tenant's quota on each of two instances");
         instances.set_live(1);
-        let passed = (0..20).filter(|i| limiter.check(tenant, CallerKey::Ip([10, 0, 1, *i as u8].into()), rates).retry_after.is_none()).count();
+        let passed = (0..20)
+            .filter(|i| limiter.check(tenant, CallerKey::Ip([10, 0, 1, *i as u8].into()), rates).retry_after.is_none())
+            .count();
         assert_eq!(passed, 10, "the whole quota once the other instance is gone");
     }
 

@@ -169,7 +169,11 @@ mod tests {
     fn ranges_default_to_thirty_days_and_refuse_nonsense() {
         let range = DayRange::parse(None, Some("2026-12-02")).unwrap();
         assert_eq!(range.from, NaiveDate::from_ymd_opt(2026, 11, 3).unwrap());
-        for (from, to) in [(Some("2026-12-03"), Some("2026-12-02")), (Some("yesterday"), None), (Some("2024-01-01"), Some("2026-01-01"))] {
+        for (from, to) in [
+            (Some("2026-12-03"), Some("2026-12-02")),
+            (Some("yesterday"), None),
+            (Some("2024-01-01"), Some("2026-01-01")),
+        ] {
             assert_eq!(DayRange::parse(from, to).unwrap_err().code(), Code::InvalidQuery, "{from:?}..{to:?}");
         }
     }

@@ -114,6 +114,7 @@ mod tests {
             plan: "free".into(),
             status: "active".into(),
             settings: serde_json::json!({}),
+            rate_limits: serde_json::json!({}),
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
             deleted_at: None,

@@ -7,6 +7,6 @@ mod client_ip;
 mod env;
 mod tenant;
 
-pub use client_ip::client_ip;
 pub use caller::{Authenticated, PlatformAdmin, TenantCaller, TenantContext};
+pub use client_ip::client_ip;
 pub use tenant::{CurrentTenant, OptionalTenant};

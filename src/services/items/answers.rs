@@ -60,6 +60,11 @@ pub async fn get_answer(
     }
     // The id's canonical form, so that one item has one entry; a malformed id is a 404 to render.
     let Ok(id) = item_id(id) else { return fresh().await.map(Arc::new) };
-    let key = AnswerKey { tenant: tenant.id, collection: collection.into(), role: caller.role.as_str(), request: format!("one:{id}") };
+    let key = AnswerKey {
+        tenant: tenant.id,
+        collection: collection.into(),
+        role: caller.role.as_str(),
+        request: format!("one:{id}"),
+    };
     env.answers().get_or_render(key, fresh).await
 }

@@ -43,6 +43,8 @@ pub struct TestApp {
     /// The server's runtime `TB_DATABASE_URL` (the SQLite file, on SQLite).
     pub database_url: String,
     platform_token: OnceCell<String>,
+    server: actix_web::dev::ServerHandle,
+    serving: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     _data_dir: TempDir,
 }
 
@@ -187,7 +189,8 @@ impl TestAppBuilder {
         }
         let app = tenantbase::Application::build_with_hooks(config, hooks).await.map_err(|e| error_text(&e))?;
         let port = app.port();
-        tokio::spawn(app.run_until_stopped());
+        let server = app.handle();
+        let serving = tokio::spawn(app.run_until_stopped());
 
         Ok(TestApp {
             address: format!("http://127.0.0.1:{port}"),
@@ -196,6 +199,8 @@ impl TestAppBuilder {
             database,
             database_url: database_url.unwrap_or_default(),
             platform_token: OnceCell::new(),
+            server,
+            serving: std::sync::Mutex::new(Some(serving)),
             _data_dir: data_dir,
         })
     }
@@ -215,6 +220,16 @@ impl TestApp {
             vars: Vec::new(),
             hooks: Vec::new(),
             builtin_hooks: true,
+        }
+    }
+
+    /// Stops this instance as SIGTERM would (in-flight requests finish) and waits until it has
+    /// left: its heartbeat row removed, its usage counts written.
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+        let serving = self.serving.lock().unwrap().take();
+        if let Some(serving) = serving {
+            serving.await.expect("the server task").expect("the server stopped cleanly");
         }
     }
 

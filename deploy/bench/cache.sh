@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Query cache and rate limit benchmark on PostgreSQL (BENCH.md method; issue 13).
+#   bare  GET /health/live (the baseline of every phase)
+#   list  GET /api/items/articles?filter={"status":{"_eq":"published"}}&limit=20&sort=-id
+#   one   GET /api/items/articles/{id of the 500th item}
+# Phases:
+#   cache-off   a server with TB_CACHE=false
+#   cache-on    a server with the cache on (the default); also runs the two below
+#   quiet       tenant B's list with no other load
+#   noisy       tenant B's list while tenant A floods at ten times its limit (A's quota is set to
+#               6,000/min = 100/s by a platform override; the flood is paced to about 1,000/s)
+# Usage: deploy/bench/cache.sh   (BENCH_POSTGRES=postgres://superuser@host:port; BENCH_DURATION=10s)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OWNER="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+results=$(mktemp -d)
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+DURATION="${BENCH_DURATION:-10s}"
+cargo build --release --quiet
+# shellcheck source=../lib/server.sh
+. deploy/lib/server.sh
+# shellcheck source=../lib/measure.sh
+. deploy/lib/measure.sh
+
+post() {
+  printf '%s' "$3" | curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" \
+    -H 'content-type: application/json' --data-binary @-
+}
+articles='{"name":"articles","fields":[
+  {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},
+  {"name":"status","type":"string","default":"draft","indexed":true},{"name":"views","type":"integer","default":0}]}'
+batch() {
+  python3 -c "import json, sys; first = int(sys.argv[1]); print(json.dumps([
+    {'title': f'Article {i}', 'body': ('Lorem ipsum dolor sit amet ' * 15)[:400],
+     'status': 'published' if i % 2 == 0 else 'draft', 'views': i * 37 % 1000}
+    for i in range(first, first + 500)]))" "$1"
+}
+# seed SLUG: the BENCH.md tenant; sets `token` and `item500`.
+seed() {
+  post localhost /api/tenants \
+    "{\"slug\":\"$1\",\"name\":\"$1\",\"admin\":{\"email\":\"admin@$1.example\",\"password\":\"bench-$1-password\"}}" >/dev/null
+  post "$1.localhost" /api/collections "$articles" >/dev/null
+  token=$(curl -sf "$base/api/auth/login" -H "Host: $1.localhost" -H 'content-type: application/json' \
+    -d "{\"email\":\"admin@$1.example\",\"password\":\"bench-$1-password\"}" | json '["data"]["access_token"]')
+  item500=$(post "$1.localhost" /api/items/articles "$(batch 1)" | json '["data"][499]["id"]')
+  post "$1.localhost" /api/items/articles "$(batch 501)" >/dev/null
+}
+filter="filter=%7B%22status%22%3A%7B%22_eq%22%3A%22published%22%7D%7D&limit=20&sort=-id"
+rows_for() {
+  bare=("$base/health/live")
+  list=("$base/api/items/articles?$filter" -H "Host: $1.localhost" -H "Authorization: Bearer $token")
+  one=("$base/api/items/articles/$item500" -H "Host: $1.localhost" -H "Authorization: Bearer $token")
+}
+keep() { cat "$work/rows.txt" >>"$results/rows.txt"; cp "$work"/*.*.*.txt "$results/"; }
+
+export TB_CACHE=false
+start_tenantbase target/release/tenantbase "${BENCH_PORT:-18779}" cacheoff "$OWNER"
+seed acme
+rows_for acme
+warm_up bare list one
+measure_rows 2 cache-off bare list one
+keep
+_stop_tenantbase
+
+export TB_CACHE=true
+start_tenantbase target/release/tenantbase "${BENCH_PORT:-18779}" cacheon "$OWNER"
+seed acme
+rows_for acme
+warm_up bare list one
+measure_rows 2 cache-on bare list one
+
+seed noisy
+noisy_token=$token
+noisy_id=$(curl -sf "$base/api/tenants/noisy" -H "authorization: Bearer $root_token" | json '["data"]["id"]')
+curl -sf -X PATCH "$base/api/tenants/$noisy_id" -H "authorization: Bearer $root_token" -H 'content-type: application/json' \
+  -d '{"rate_limits":{"tenant_per_minute":6000,"caller_per_minute":6000}}' >/dev/null
+seed quiet
+rows_for quiet
+measure_rows 2 quiet bare list
+seconds=${DURATION%s}
+FLOOD_PAUSE_MS=4 wrk -t1 -c4 -d"$((seconds * 4 + 5))s" -s deploy/bench/flood.lua \
+  "$base/api/items/articles?$filter" -H "Host: noisy.localhost" -H "Authorization: Bearer $noisy_token" \
+  >"$results/flood.txt" &
+flood=$!
+sleep 1
+measure_rows 2 noisy bare list
+wait "$flood"
+keep
+cp "$results"/*.txt "$work/"
+report
+echo
+echo "tenant A's flood (limit 100/s):"
+grep -E "Requests/sec|Non-2xx|requests in" "$results/flood.txt"
+rm -rf "$results"
