@@ -339,9 +339,15 @@ fn parse_number<T: std::str::FromStr>(
 }
 
 fn parse_bool(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    parse_flag(get, name, false)
+}
+
+/// A boolean variable, `default` when unset.
+fn parse_flag(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
     match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false") | Some("0") | Some("no") => Ok(false),
-        Some("true") | Some("1") | Some("yes") => Ok(true),
+        None => Ok(default),
+        Some("false") | Some("0") | Some("no") | Some("off") => Ok(false),
+        Some("true") | Some("1") | Some("yes") | Some("on") => Ok(true),
         Some(other) => Err(invalid(name, &format!("`{other}` is not true or false"))),
     }
 }

@@ -26,15 +26,8 @@ post() {
   printf '%s' "$3" | curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" \
     -H 'content-type: application/json' --data-binary @-
 }
-articles='{"name":"articles","fields":[
-  {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},
-  {"name":"status","type":"string","default":"draft","indexed":true},{"name":"views","type":"integer","default":0}]}'
-batch() {
-  python3 -c "import json, sys; first = int(sys.argv[1]); print(json.dumps([
-    {'title': f'Article {i}', 'body': ('Lorem ipsum dolor sit amet ' * 15)[:400],
-     'status': 'published' if i % 2 == 0 else 'draft', 'views': i * 37 % 1000}
-    for i in range(first, first + 500)]))" "$1"
-}
+# shellcheck source=../lib/seed.sh
+. deploy/lib/seed.sh
 # seed SLUG: the BENCH.md tenant; sets `token` and `item500`.
 seed() {
   post localhost /api/tenants \
@@ -53,21 +46,20 @@ rows_for() {
 }
 keep() { cat "$work/rows.txt" >>"$results/rows.txt"; cp "$work"/*.*.*.txt "$results/"; }
 
-export TB_CACHE=false
-start_tenantbase target/release/tenantbase "${BENCH_PORT:-18779}" cacheoff "$OWNER"
-seed acme
-rows_for acme
-warm_up bare list one
-measure_rows 2 cache-off bare list one
+# cache_server CACHE NAME: a fresh server with TB_CACHE=CACHE, seeded, its rows measured as phase NAME.
+cache_server() {
+  export TB_CACHE=$1
+  start_tenantbase target/release/tenantbase "${BENCH_PORT:-18779}" "${2//-/}" "$OWNER"
+  seed acme
+  rows_for acme
+  warm_up bare list one
+  measure_rows 2 "$2" bare list one
+}
+
+cache_server false cache-off
 keep
 _stop_tenantbase
-
-export TB_CACHE=true
-start_tenantbase target/release/tenantbase "${BENCH_PORT:-18779}" cacheon "$OWNER"
-seed acme
-rows_for acme
-warm_up bare list one
-measure_rows 2 cache-on bare list one
+cache_server true cache-on
 
 seed noisy
 noisy_token=$token

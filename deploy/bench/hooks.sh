@@ -13,9 +13,8 @@ cd "$(dirname "$0")/../.."
 . deploy/lib/bench.sh
 start_bench hooks 18779 "${BENCH_POSTGRES:-}"
 
-articles='{"name":"articles","fields":[
-  {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},
-  {"name":"status","type":"string","default":"draft","indexed":true},{"name":"views","type":"integer","default":0}]}'
+# shellcheck source=../lib/seed.sh
+. deploy/lib/seed.sh
 # tenant SLUG EXTENSIONS: creates it with an admin and articles; prints the admin's token.
 tenant() {
   curl -sf "$base/api/tenants" -H "authorization: Bearer $root_token" -H 'content-type: application/json' \

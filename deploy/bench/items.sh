@@ -25,21 +25,14 @@ post() {
   printf '%s' "$3" | curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" \
     -H 'content-type: application/json' --data-binary @-
 }
-articles='{"name":"articles","fields":[
-  {"name":"title","type":"string","required":true,"max_length":255},{"name":"body","type":"text"},
-  {"name":"status","type":"string","default":"draft","indexed":true},{"name":"views","type":"integer","default":0}]}'
+# shellcheck source=../lib/seed.sh
+. deploy/lib/seed.sh
 
 post localhost /api/tenants \
   '{"slug":"acme","name":"Acme","admin":{"email":"admin@acme.example","password":"bench-acme-password"}}' >/dev/null
 post acme.localhost /api/collections "$articles" >/dev/null
 token=$(curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
   -d '{"email":"admin@acme.example","password":"bench-acme-password"}' | json '["data"]["access_token"]')
-batch() {
-  python3 -c "import json, sys; first = int(sys.argv[1]); print(json.dumps([
-    {'title': f'Article {i}', 'body': ('Lorem ipsum dolor sit amet ' * 15)[:400],
-     'status': 'published' if i % 2 == 0 else 'draft', 'views': i * 37 % 1000}
-    for i in range(first, first + 500)]))" "$1"
-}
 item500=$(post acme.localhost /api/items/articles "$(batch 1)" | json '["data"][499]["id"]')
 post acme.localhost /api/items/articles "$(batch 501)" >/dev/null
 acme=$(sql "SELECT id FROM tenants WHERE slug = 'acme'")

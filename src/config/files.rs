@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{ConfigError, invalid, parse_bool, parse_number};
+use super::{ConfigError, invalid, parse_bool, parse_flag, parse_number};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -168,7 +168,7 @@ pub(super) fn storage(get: &impl Fn(&str) -> Option<String>) -> Result<Option<St
         force_path_style,
         prefix,
         create_bucket: parse_bool(get, "TB_S3_CREATE_BUCKET")?,
-        manage_cors: get("TB_S3_MANAGE_CORS").map_or(Ok(true), |_| parse_bool(get, "TB_S3_MANAGE_CORS"))?,
+        manage_cors: parse_flag(get, "TB_S3_MANAGE_CORS", true)?,
     }))
 }
 

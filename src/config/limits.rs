@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, invalid, parse_number};
+use super::{ConfigError, invalid, parse_flag, parse_number};
 
 /// The variables this file reads, for the list of known ones.
 pub(super) const VARS: &[&str] = &[
@@ -62,14 +62,6 @@ pub struct CacheConfig {
     pub ttl: Duration,
 }
 
-fn switch(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
-    match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("true") | Some("1") | Some("yes") | Some("on") => Ok(true),
-        Some("false") | Some("0") | Some("no") | Some("off") => Ok(false),
-        Some(other) => Err(invalid(name, &format!("`{other}` is not true or false"))),
-    }
-}
-
 pub(super) fn rate_limits(get: &impl Fn(&str) -> Option<String>) -> Result<RateLimitConfig, ConfigError> {
     let plan = |tenant: &'static str, caller: &'static str, defaults: (u32, u32)| -> Result<PlanRates, ConfigError> {
         let rates = PlanRates {
@@ -85,7 +77,7 @@ pub(super) fn rate_limits(get: &impl Fn(&str) -> Option<String>) -> Result<RateL
         Ok(rates)
     };
     Ok(RateLimitConfig {
-        enabled: switch(get, "TB_RATE_LIMITS")?,
+        enabled: parse_flag(get, "TB_RATE_LIMITS", true)?,
         plans: [
             plan("TB_RATE_LIMIT_TENANT_FREE", "TB_RATE_LIMIT_CALLER_FREE", (1_200, 300))?,
             plan("TB_RATE_LIMIT_TENANT_PRO", "TB_RATE_LIMIT_CALLER_PRO", (12_000, 3_000))?,
@@ -96,7 +88,7 @@ pub(super) fn rate_limits(get: &impl Fn(&str) -> Option<String>) -> Result<RateL
 
 pub(super) fn cache(get: &impl Fn(&str) -> Option<String>) -> Result<CacheConfig, ConfigError> {
     Ok(CacheConfig {
-        enabled: switch(get, "TB_CACHE")?,
+        enabled: parse_flag(get, "TB_CACHE", true)?,
         max_bytes: parse_number(get, "TB_CACHE_MAX_BYTES", 32 * 1024 * 1024)?,
         ttl: Duration::from_secs(parse_number(get, "TB_CACHE_TTL_SECONDS", 300)?.max(1)),
     })

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// The client address used for login budgets (a trusted proxy's forwarded address, else the peer).
 fn client_ip(req: &HttpRequest, env: &Env) -> Option<std::net::IpAddr> {
-    crate::http::extract::client_ip(req.peer_addr(), req.headers(), &env.config().trusted_proxies)
+    crate::http::client_ip::client_ip(req.peer_addr(), req.headers(), &env.config().trusted_proxies)
 }
 
 /// Log in. On a tenant (subdomain or `X-Tenant-ID`): that tenant's users; with no tenant:

@@ -48,9 +48,8 @@ fn precondition(req: &HttpRequest) -> Result<Option<Precondition>, Error> {
 }
 
 /// `200` with the item and its version as `ETag`.
-fn with_etag(item: Value) -> HttpResponse {
-    let version = item["version"].as_i64().unwrap_or_default();
-    HttpResponse::Ok().insert_header((ETAG, format!("\"{version}\""))).json(Data { data: Item(item) })
+fn with_etag(item: Value) -> Result<HttpResponse, Error> {
+    Ok(ok(&item_answer(item)?))
 }
 
 /// `{"data": item}` with the item's version as its `ETag`.
@@ -81,6 +80,10 @@ fn respond(req: &HttpRequest, answer: &Answer) -> HttpResponse {
     if not_modified(req, &answer.etag) {
         return HttpResponse::NotModified().insert_header((ETAG, answer.etag.as_str())).finish();
     }
+    ok(answer)
+}
+
+fn ok(answer: &Answer) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((ETAG, answer.etag.as_str()))
         .insert_header((CONTENT_TYPE, "application/json"))
@@ -168,7 +171,7 @@ async fn update(
     let precondition = precondition(&req)?;
     let item =
         items::update(&env, &caller.tenant, &caller.caller, &collection, &id, body.into_inner(), precondition).await?;
-    Ok(with_etag(item))
+    with_etag(item)
 }
 
 /// Delete an item (`If-Match` honoured).

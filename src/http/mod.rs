@@ -5,6 +5,7 @@
 mod activity;
 mod app;
 mod auth;
+pub mod client_ip;
 mod collections;
 pub mod extract;
 mod files;

@@ -8,10 +8,15 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{RequestExt, TenantAdmin, TestApp, items::articles_collection, json_body, tenant_host};
+use crate::helpers::{
+    RequestExt, TenantAdmin, TestApp, eventually, items::articles_collection, json_body, tenant_host,
+};
 
 /// Long enough for every instance's heartbeat to have counted the others.
 const SETTLE: Duration = Duration::from_millis(2_500);
+/// The most a change notice may take to reach another instance on a loaded 2-core test machine
+/// (it is well under a millisecond when the machine is idle); the tests fail past it.
+const NOTICE_DELIVERY: Duration = Duration::from_secs(2);
 
 fn titles(list: &Value) -> Vec<String> {
     let mut titles: Vec<String> =
@@ -21,7 +26,7 @@ fn titles(list: &Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_through_one_instance_is_read_through_another_at_once() {
+async fn a_write_through_one_instance_is_read_through_another_as_soon_as_its_notice_arrives() {
     let one = TestApp::builder().spawn().await;
     let two = one.second_instance().spawn().await;
     let admin = one.tenant_admin("acme").await;
@@ -34,18 +39,27 @@ async fn a_write_through_one_instance_is_read_through_another_at_once() {
     for round in 0..5 {
         let title = format!("written {round}");
         let created = one.data(&admin).item("articles", &json!({"title": title})).await;
-        assert!(titles(&on_two.listed("articles", &[]).await).contains(&title), "round {round}");
+        eventually(NOTICE_DELIVERY, "the create seen through the other instance", || async {
+            titles(&on_two.listed("articles", &[]).await).contains(&title).then_some(())
+        })
+        .await;
         let id = created["id"].as_str().unwrap();
         json_body(on_two.get("articles", id).await, StatusCode::OK).await;
         one.data(&admin).patch("articles", id, &json!({"title": format!("{title}!")})).await;
-        let read = json_body(on_two.get("articles", id).await, StatusCode::OK).await;
-        assert_eq!(read["data"]["title"], format!("{title}!"));
+        eventually(NOTICE_DELIVERY, "the update seen through the other instance", || async {
+            let read = json_body(on_two.get("articles", id).await, StatusCode::OK).await;
+            (read["data"]["title"] == format!("{title}!")).then_some(())
+        })
+        .await;
     }
     let rating = json!({"fields": [{"name": "rating", "type": "integer"}]});
     let added = one.data(&admin).patch_collection("articles", &rating).await;
     assert_eq!(added.status(), StatusCode::OK);
-    let listed = on_two.listed("articles", &[]).await;
-    assert!(listed["data"][0].as_object().unwrap().contains_key("rating"), "the definition change is seen at once");
+    eventually(NOTICE_DELIVERY, "the definition change seen through the other instance", || async {
+        let listed = on_two.listed("articles", &[]).await;
+        listed["data"][0].as_object().unwrap().contains_key("rating").then_some(())
+    })
+    .await;
 }
 
 /// Sends `count` reads of the tenant round-robin over `apps` and counts the 200s.
@@ -123,10 +137,15 @@ async fn an_instance_whose_listener_is_cut_never_serves_a_change_it_did_not_hear
     two.suspend(&admin.tenant).await;
     let response = read(&one).await.unwrap();
     assert_eq!(json_body(response, StatusCode::FORBIDDEN).await["code"], "tenant_suspended");
-    // Reconnected, it hears changes again.
+    // Reconnected, it hears changes again: as soon as their notice arrives (see
+    // `notice_delivery` in docs/caching.md), not only after some expiry.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     two.resume(&admin.tenant).await;
-    assert_eq!(read(&one).await.unwrap().status(), StatusCode::OK);
+    let status = |app: &TestApp| {
+        let request = read(app);
+        async move { request.await.unwrap().status() }
+    };
+    eventually(NOTICE_DELIVERY, "the resumption heard", || async { (status(&one).await == 200).then_some(()) }).await;
     two.suspend(&admin.tenant).await;
-    assert_eq!(read(&one).await.unwrap().status(), StatusCode::FORBIDDEN);
+    eventually(NOTICE_DELIVERY, "the suspension heard", || async { (status(&one).await == 403).then_some(()) }).await;
 }

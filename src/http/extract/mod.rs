@@ -3,10 +3,8 @@
 //! Custom routes of extensions take a [`TenantContext`], which offers only the request's tenant.
 
 mod caller;
-mod client_ip;
 mod env;
 mod tenant;
 
 pub use caller::{Authenticated, PlatformAdmin, TenantCaller, TenantContext};
-pub use client_ip::client_ip;
 pub use tenant::{CurrentTenant, OptionalTenant};

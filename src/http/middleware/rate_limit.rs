@@ -14,7 +14,7 @@ use actix_web::{
 use super::{Authentication, Resolution};
 use crate::{
     error::Error,
-    http::extract::client_ip,
+    http::client_ip::client_ip,
     limits::{CallerKey, Decision},
     services::Env,
 };
