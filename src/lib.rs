@@ -42,7 +42,7 @@ use crate::{
     hooks::{Hooks, InitEvent, InitStage, Runtime, ScheduleLimits, schedule},
     limits::{Instances, LoginLimiter, LoginLimits, RequestLimiter},
     schema::SchemaCache,
-    services::{Env, admins, files, items::ItemService, tenants},
+    services::{Env, EnvParts, admins, files, items::ItemService, tenants},
     storage::{FileStore, Storage},
     tenancy::{TenantDirectory, tenant_cache},
 };
@@ -173,8 +173,19 @@ impl Application {
         let runtime = Runtime::new(hooks, db, schemas, file_store, ItemService);
         let instances = Instances::default();
         let request_limiter = RequestLimiter::start(instances.clone());
-        let limiters = (login_limiter, request_limiter);
-        let env = Env::new(runtime, config, tenants, members, tokens, limiters, instances, answers, role_check);
+        let env = Env::new(EnvParts {
+            runtime,
+            config,
+            tenants,
+            members,
+            tokens,
+            login_limiter,
+            request_limiter,
+            instances,
+            answers,
+            metrics: telemetry::Metrics::default(),
+            role_check,
+        });
         let limits =
             ScheduleLimits { concurrency: env.config().schedule_concurrency, timeout: env.config().schedule_timeout };
         schedule::spawn_scheduler(env.runtime().clone(), limits);

@@ -47,6 +47,9 @@ pub async fn with_request_id<F: Future>(request_id: String, work: F) -> F::Outpu
     REQUEST_ID.scope(request_id, work).await
 }
 
+/// A per-tenant counter series of `/metrics`: name, help, and the counter it reads.
+type Series = (&'static str, &'static str, fn(&Traffic) -> u64);
+
 /// One tenant's traffic: requests, rate-limited requests, bytes of presigned uploads and downloads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
@@ -157,7 +160,7 @@ impl Metrics {
         };
         let mut rows = rows;
         rows.sort_by_key(|(tenant, _)| *tenant);
-        let series: [(&str, &str, fn(&Traffic) -> u64); 4] = [
+        let series: [Series; 4] = [
             ("tenantbase_tenant_requests_total", "Requests resolved to each tenant.", |t| t.requests),
             ("tenantbase_tenant_rate_limited_total", "Requests of each tenant refused for its rate.", |t| {
                 t.rate_limited

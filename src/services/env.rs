@@ -20,48 +20,24 @@ use crate::{
 #[derive(Clone)]
 pub struct Env(Arc<Shared>);
 
-struct Shared {
-    runtime: Runtime,
-    config: Config,
-    tenants: TenantDirectory,
-    members: Members,
-    tokens: TokenKeys,
-    login_limiter: LoginLimiter,
-    request_limiter: RequestLimiter,
-    instances: Instances,
-    answers: Arc<AnswerCache>,
-    metrics: Metrics,
-    role_check: RoleCheck,
+/// Everything the environment holds, put together by the composition root (`lib.rs`).
+pub(crate) struct Shared {
+    pub runtime: Runtime,
+    pub config: Config,
+    pub tenants: TenantDirectory,
+    pub members: Members,
+    pub tokens: TokenKeys,
+    pub login_limiter: LoginLimiter,
+    pub request_limiter: RequestLimiter,
+    pub instances: Instances,
+    pub answers: Arc<AnswerCache>,
+    pub metrics: Metrics,
+    pub role_check: RoleCheck,
 }
 
 impl Env {
-    /// Put together by the composition root (`lib.rs`).
-    pub(crate) fn new(
-        runtime: Runtime,
-        config: Config,
-        tenants: TenantDirectory,
-        members: Members,
-        tokens: TokenKeys,
-        limiters: (LoginLimiter, RequestLimiter),
-        instances: Instances,
-        answers: Arc<AnswerCache>,
-        role_check: RoleCheck,
-    ) -> Env {
-        let metrics = Metrics::default();
-        let (login_limiter, request_limiter) = limiters;
-        Env(Arc::new(Shared {
-            runtime,
-            config,
-            tenants,
-            members,
-            tokens,
-            login_limiter,
-            request_limiter,
-            instances,
-            answers,
-            metrics,
-            role_check,
-        }))
+    pub(crate) fn new(shared: Shared) -> Env {
+        Env(Arc::new(shared))
     }
 
     pub fn config(&self) -> &Config {

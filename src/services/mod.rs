@@ -19,3 +19,4 @@ mod env;
 
 pub use crate::input::Page;
 pub use env::Env;
+pub(crate) use env::Shared as EnvParts;
