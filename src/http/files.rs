@@ -1,13 +1,13 @@
 //! `/api/files…`: presigned uploads, completion, metadata, downloads and deletion. Members read,
 //! editors and admins upload and delete. The bytes never pass through here.
 
-use actix_web::{HttpResponse, delete, get, http::header::LOCATION, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header::LOCATION, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 use uuid::Uuid;
 
-use super::{Data, List};
+use super::{Data, List, answer};
 use crate::{
     auth::roles::{Editor, Member},
     error::{Code, Error, Problem},
@@ -109,9 +109,15 @@ async fn complete(
     )
 )]
 #[get("")]
-async fn list(caller: TenantCaller<Member>, env: Env, params: web::Query<ListParams>) -> Result<HttpResponse, Error> {
-    let (found, total) = files::list(&env, &caller.tenant, &caller.caller, params.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(List::new(found.into_iter().map(File).collect(), total)))
+async fn list(
+    caller: TenantCaller<Member>,
+    env: Env,
+    params: web::Query<ListParams>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let params = params.into_inner();
+    let answer = files::list_answer(&env, &caller.tenant, &caller.caller, params, answer::list_answer).await?;
+    Ok(answer::respond(&req, &answer))
 }
 
 /// One file's metadata.
@@ -123,9 +129,16 @@ async fn list(caller: TenantCaller<Member>, env: Env, params: web::Query<ListPar
     )
 )]
 #[get("/{id}")]
-async fn read(caller: TenantCaller<Member>, env: Env, id: web::Path<String>) -> Result<HttpResponse, Error> {
-    let file = files::get(&env, &caller.tenant, &caller.caller, file_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(Data { data: File(file) }))
+async fn read(
+    caller: TenantCaller<Member>,
+    env: Env,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let id = file_id(&id)?;
+    let answer =
+        files::get_answer(&env, &caller.tenant, &caller.caller, id, |file| answer::digest_answer(File(file))).await?;
+    Ok(answer::respond(&req, &answer))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,16 +1,11 @@
 //! `/api/items/{collection}…`: the data API. Viewers read, editors and admins write.
 
-use actix_web::{
-    HttpRequest, HttpResponse, delete, get,
-    http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH},
-    patch, post, web,
-};
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header::IF_MATCH, patch, post, web};
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
-use super::{Data, List};
+use super::{Data, List, answer};
 use crate::{
     auth::roles::{Editor, Member},
     cache::Answer,
@@ -49,45 +44,13 @@ fn precondition(req: &HttpRequest) -> Result<Option<Precondition>, Error> {
 
 /// `200` with the item and its version as `ETag`.
 fn with_etag(item: Value) -> Result<HttpResponse, Error> {
-    Ok(ok(&item_answer(item)?))
+    Ok(answer::ok(&item_answer(item)?))
 }
 
 /// `{"data": item}` with the item's version as its `ETag`.
 fn item_answer(item: Value) -> Result<Answer, Error> {
     let etag = format!("\"{}\"", item["version"].as_i64().unwrap_or_default());
-    let body = serde_json::to_vec(&Data { data: Item(item) }).map_err(|e| Error::internal(e.to_string()))?;
-    Ok(Answer { body: body.into(), etag })
-}
-
-/// A list page with a strong `ETag` of its bytes.
-fn list_answer(items: Vec<Value>, total: Option<u64>) -> Result<Answer, Error> {
-    let body = serde_json::to_vec(&List::new(items.into_iter().map(Item).collect(), total))
-        .map_err(|e| Error::internal(e.to_string()))?;
-    let digest = Sha256::digest(&body);
-    let etag = format!("\"{}\"", digest[..16].iter().map(|b| format!("{b:02x}")).collect::<String>());
-    Ok(Answer { body: body.into(), etag })
-}
-
-/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for it) or is `*`.
-fn not_modified(req: &HttpRequest, etag: &str) -> bool {
-    let Some(header) = req.headers().get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else { return false };
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
-    header.split(',').any(|tag| tag.trim() == "*" || opaque(tag) == opaque(etag))
-}
-
-/// The answer as `200`, or `304 Not Modified` when the client holds it already.
-fn respond(req: &HttpRequest, answer: &Answer) -> HttpResponse {
-    if not_modified(req, &answer.etag) {
-        return HttpResponse::NotModified().insert_header((ETAG, answer.etag.as_str())).finish();
-    }
-    ok(answer)
-}
-
-fn ok(answer: &Answer) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((ETAG, answer.etag.as_str()))
-        .insert_header((CONTENT_TYPE, "application/json"))
-        .body(answer.body.clone())
+    answer::data_answer(Item(item), etag)
 }
 
 /// List items, with filter, sort, search, fields and paging (docs/data-api.md). The `ETag`
@@ -107,8 +70,9 @@ async fn list(
     params: web::Query<ListParams>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let answer = items::list_answer(&env, &caller.tenant, &caller.caller, &collection, &params, list_answer).await?;
-    Ok(respond(&req, &answer))
+    let answer =
+        items::list_answer(&env, &caller.tenant, &caller.caller, &collection, &params, answer::list_answer).await?;
+    Ok(answer::respond(&req, &answer))
 }
 
 /// Create one item (an object) or several, all or nothing (an array).
@@ -147,7 +111,7 @@ async fn read(
 ) -> Result<HttpResponse, Error> {
     let (collection, id) = path.into_inner();
     let answer = items::get_answer(&env, &caller.tenant, &caller.caller, &collection, &id, item_answer).await?;
-    Ok(respond(&req, &answer))
+    Ok(answer::respond(&req, &answer))
 }
 
 /// Change the fields present in the body; `If-Match: "<version>"` guards against lost updates.

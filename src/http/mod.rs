@@ -3,6 +3,7 @@
 //! parse, call a service with the [`Env`], and shape the response.
 
 mod activity;
+mod answer;
 mod app;
 mod auth;
 pub mod client_ip;

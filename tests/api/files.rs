@@ -579,3 +579,37 @@ async fn the_api_answers_cors_preflights_for_tenant_origins_only() {
     assert_eq!(response.headers()["access-control-allow-origin"], "https://acme.localhost");
     assert!(response.headers()["access-control-expose-headers"].to_str().unwrap().contains("X-Request-Id"));
 }
+
+#[tokio::test]
+async fn cached_file_metadata_follows_every_upload_completion_and_deletion() {
+    let store = S3Server::s3s_fs().await;
+    let app = app_with_store(&store, &[]).await;
+    let admin = app.tenant_admin("acme").await;
+    let other = app.tenant_admin("other").await;
+    let files = Files::new(&app, &admin);
+    let ids = |list: Value| -> Vec<String> {
+        list["data"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+    };
+    let listed = async || json_body(files.get("/api/files").await, StatusCode::OK).await;
+    assert!(ids(listed().await).is_empty());
+    assert!(ids(listed().await).is_empty(), "warm");
+    let presigned = files.presign("a.png", "image/png", PNG.len()).await;
+    let id = presigned["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(ids(listed().await), [id.clone()], "a presign is seen at once");
+    let path = format!("/api/files/{id}");
+    assert_eq!(json_body(files.get(&path).await, StatusCode::OK).await["data"]["status"], "pending");
+    assert!(put(&presigned["upload"], PNG).await.status().is_success());
+    json_body(files.complete_response(&id, None).await, StatusCode::OK).await;
+    let read = files.get(&path).await;
+    let etag = read.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(json_body(read, StatusCode::OK).await["data"]["status"], "ready", "completion is seen at once");
+    let unchanged = files.request(Method::GET, &path).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    // The other tenant, however warm A's answers are, sees none of A's files.
+    let theirs = Files::new(&app, &other);
+    assert!(ids(json_body(theirs.get("/api/files").await, StatusCode::OK).await).is_empty());
+    assert_eq!(theirs.get(&path).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(files.delete(&id).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(files.get(&path).await.status(), StatusCode::NOT_FOUND);
+    assert!(ids(listed().await).is_empty(), "a deletion is seen at once");
+}

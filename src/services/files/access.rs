@@ -7,9 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::record::{self, MEMBERS};
+use super::record::{self, COLLECTION, MEMBERS};
 use crate::{
     auth::Caller,
+    cache::Answer,
     error::{Code, Error, Result},
     hooks::Unit,
     schema::format_datetime,
@@ -60,6 +61,38 @@ pub async fn list(
     }
     .await;
     unit.finish(outcome, "files.query", None).await
+}
+
+/// [`list`] as a rendered answer, from the query cache while the tenant's files are unchanged
+/// (and no `files.query` / `files.read` filter hook applies).
+pub async fn list_answer(
+    env: &Env,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
+    params: ListParams,
+    render: impl FnOnce(Vec<Value>, Option<u64>) -> Result<Answer>,
+) -> Result<Arc<Answer>> {
+    let request = format!("list:{}", params.to_payload());
+    items::cached(env, tenant, caller, (COLLECTION, &["files.query", "files.read"]), request, async || {
+        let (found, total) = list(env, tenant, caller, params).await?;
+        render(found, total)
+    })
+    .await
+}
+
+/// [`get`] as a rendered answer, from the query cache while the tenant's files are unchanged.
+pub async fn get_answer(
+    env: &Env,
+    tenant: &Arc<Tenant>,
+    caller: &Caller,
+    id: Uuid,
+    render: impl FnOnce(Value) -> Result<Answer>,
+) -> Result<Arc<Answer>> {
+    let request = format!("one:{id}");
+    items::cached(env, tenant, caller, (COLLECTION, &["files.read"]), request, async || {
+        render(get(env, tenant, caller, id).await?)
+    })
+    .await
 }
 
 /// `GET /api/files/{id}`.

@@ -12,7 +12,7 @@ mod record;
 mod removal;
 mod upload;
 
-pub use access::{Download, download, get, list};
+pub use access::{Download, download, get, get_answer, list, list_answer};
 pub use cors::sync_bucket_cors;
 pub(crate) use record::usage;
 pub(crate) use removal::{check_file_fields, purge_objects};

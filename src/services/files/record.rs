@@ -133,6 +133,7 @@ pub(super) async fn find_in(ctx: &Ctx<'_>, collection: &Collection, id: Uuid, lo
 pub(super) async fn update(ctx: &Ctx<'_>, id: Uuid, changes: Map<String, Value>) -> Result<FileRecord> {
     let collection = collection(ctx).await?;
     let item = items::update_system(ctx, &collection, id, &changes).await?;
+    ctx.txn.items_changed(COLLECTION).await?;
     FileRecord::from_item(item.ok_or_else(not_found)?)
 }
 
@@ -140,6 +141,7 @@ pub(super) async fn update(ctx: &Ctx<'_>, id: Uuid, changes: Map<String, Value>)
 pub(super) async fn remove(ctx: &Ctx<'_>, file: &FileRecord) -> Result<()> {
     let collection = collection(ctx).await?;
     if items::delete_system(ctx, &collection, file.id).await? {
+        ctx.txn.items_changed(COLLECTION).await?;
         release(ctx, file.size).await?;
     }
     Ok(())

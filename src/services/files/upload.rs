@@ -137,6 +137,7 @@ pub async fn presign(env: &Env, tenant: &Arc<Tenant>, caller: &Caller, input: Ne
         });
         let collection = record::collection(&ctx).await?;
         crate::services::items::insert_system(&ctx, &collection, id, &record).await?;
+        ctx.txn.items_changed(record::COLLECTION).await?;
         let file = record::find_in(&ctx, &collection, id, false).await?;
         ctx.written("files.create", None, Some(id), || file.view()).await?;
         Ok(file)

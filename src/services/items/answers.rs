@@ -24,6 +24,27 @@ fn cacheable(env: &Env, tenant: &Tenant, collection: &str, events: &[&str]) -> b
         && events.iter().all(|event| env.hooks().filters_for(event, Some(collection), tenant).next().is_none())
 }
 
+/// The answer about `collection` to `request` (a normal form of what was asked): from the
+/// cache, unless a filter hook of one of `events` applies, else `fresh()`'s.
+pub(crate) async fn cached<F, Fut>(
+    env: &Env,
+    tenant: &Tenant,
+    caller: &Caller,
+    (collection, events): (&str, &[&str]),
+    request: String,
+    fresh: F,
+) -> Result<Arc<Answer>>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Answer>>,
+{
+    if !cacheable(env, tenant, collection, events) {
+        return fresh().await.map(Arc::new);
+    }
+    let key = AnswerKey { tenant: tenant.id, collection: collection.into(), role: caller.role.as_str(), request };
+    env.answers().get_or_render(key, fresh).await
+}
+
 /// The answer to a list request; `render` shapes the items (and total) into the answer.
 pub async fn list_answer(
     env: &Env,

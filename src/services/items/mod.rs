@@ -12,6 +12,7 @@ mod stored;
 mod values;
 mod write;
 
+pub(crate) use answers::cached;
 pub use answers::{get_answer, list_answer};
 pub(crate) use read::{find_system, query_in};
 pub use read::{get, list};
