@@ -595,7 +595,7 @@ async fn cached_file_metadata_follows_every_upload_completion_and_deletion() {
     assert!(ids(listed().await).is_empty(), "warm");
     let presigned = files.presign("a.png", "image/png", PNG.len()).await;
     let id = presigned["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(ids(listed().await), [id.clone()], "a presign is seen at once");
+    assert_eq!(ids(listed().await), vec![id.clone()], "a presign is seen at once");
     let path = format!("/api/files/{id}");
     assert_eq!(json_body(files.get(&path).await, StatusCode::OK).await["data"]["status"], "pending");
     assert!(put(&presigned["upload"], PNG).await.status().is_success());
