@@ -54,16 +54,12 @@ pub async fn list_answer(
     params: &ListParams,
     render: impl FnOnce(Vec<Value>, Option<u64>) -> Result<Answer>,
 ) -> Result<Arc<Answer>> {
-    let fresh = async || {
+    let request = format!("list:{}", params.to_payload());
+    cached(env, tenant, caller, (collection, &["items.query", "items.read"]), request, async || {
         let (items, total) = list(env, tenant, caller, collection, params).await?;
         render(items, total)
-    };
-    if !cacheable(env, tenant, collection, &["items.query", "items.read"]) {
-        return fresh().await.map(Arc::new);
-    }
-    let request = format!("list:{}", params.to_payload());
-    let key = AnswerKey { tenant: tenant.id, collection: collection.into(), role: caller.role.as_str(), request };
-    env.answers().get_or_render(key, fresh).await
+    })
+    .await
 }
 
 /// The answer to a read of one item; `render` shapes the item into the answer.
@@ -76,16 +72,7 @@ pub async fn get_answer(
     render: impl FnOnce(Value) -> Result<Answer>,
 ) -> Result<Arc<Answer>> {
     let fresh = async || render(get(env, tenant, caller, collection, id).await?);
-    if !cacheable(env, tenant, collection, &["items.read"]) {
-        return fresh().await.map(Arc::new);
-    }
     // The id's canonical form, so that one item has one entry; a malformed id is a 404 to render.
-    let Ok(id) = item_id(id) else { return fresh().await.map(Arc::new) };
-    let key = AnswerKey {
-        tenant: tenant.id,
-        collection: collection.into(),
-        role: caller.role.as_str(),
-        request: format!("one:{id}"),
-    };
-    env.answers().get_or_render(key, fresh).await
+    let Ok(canonical) = item_id(id) else { return fresh().await.map(Arc::new) };
+    cached(env, tenant, caller, (collection, &["items.read"]), format!("one:{canonical}"), fresh).await
 }
