@@ -150,7 +150,7 @@ impl Application {
                 Notice::Listening(listening) => answers_seen.set_trusted(*listening),
             }
         });
-        db::spawn_listener(&conn, changes);
+        let fence = db::spawn_listener(&conn, changes);
         let address = config.bind.clone();
         let bind = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&config.bind).map_err(bind)?;
@@ -182,6 +182,7 @@ impl Application {
             login_limiter,
             request_limiter,
             instances,
+            fence,
             answers,
             metrics: telemetry::Metrics::default(),
             role_check,
@@ -206,7 +207,7 @@ impl Application {
                 tracing::warn!(%error, "could not set the bucket's CORS rules; browsers may not upload until it works");
             }
         });
-        let heartbeat = spawn_heartbeat(env.clone());
+        let heartbeat = join_instances(&env).await;
         spawn_usage_flush(env.clone());
         env.hooks().run_init(&InitEvent { stage: InitStage::AppAfter, config: env.config() });
         // Signals are the embedding program's to handle (`run_until_signalled`): actix's own
@@ -263,13 +264,30 @@ struct Heartbeat {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Announces this instance before it serves. If others share the database, it waits until each
+/// has counted it ([`db::instances::JOIN_SETTLE`]): from then on they wait for its changes
+/// before answering from their caches (`Env::catch_up`), so nothing it writes can be read
+/// stale through them. Then the heartbeat goes on in the background.
+async fn join_instances(env: &Env) -> Heartbeat {
+    let id = uuid::Uuid::now_v7();
+    match env.db().heartbeat(id).await {
+        Ok(live) => {
+            env.instances().set_live(live);
+            if live > 1 {
+                tokio::time::sleep(db::instances::JOIN_SETTLE).await;
+            }
+        }
+        Err(error) => tracing::warn!(%error, "instance heartbeat failed"),
+    }
+    spawn_heartbeat(env.clone(), id)
+}
+
 /// Announces this instance every [`db::instances::HEARTBEAT`] and keeps the count of live
 /// instances (which divides every rate limit) up to date; a failed heartbeat keeps the last
 /// count. Once stopped, it removes this instance's row, so the others take over its share on
 /// their next heartbeat instead of after it expires.
-fn spawn_heartbeat(env: Env) -> Heartbeat {
+fn spawn_heartbeat(env: Env, id: uuid::Uuid) -> Heartbeat {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let id = uuid::Uuid::now_v7();
     let task = tokio::spawn(async move {
         let mut every = tokio::time::interval(db::instances::HEARTBEAT);
         loop {

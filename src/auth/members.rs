@@ -47,7 +47,7 @@ pub fn member_cache(capacity: u64) -> MemberCache {
 
 impl MemberCache {
     pub fn invalidate_member(&self, tenant_id: Uuid, user_id: Uuid) {
-        self.invalidate_tenant_if(tenant_id, false, move |key, _| *key == (tenant_id, user_id));
+        self.invalidate_key(tenant_id, &(tenant_id, user_id));
     }
 
     pub fn invalidate_tenant(&self, tenant_id: Uuid) {

@@ -140,6 +140,14 @@ where
         }
     }
 
+    /// Drops the entry of `key`, which belongs to `tenant`: the cheap form of
+    /// [`InvalidatingCache::invalidate_tenant_if`] when one key is stale (a scan per change would
+    /// make a burst of changes slow every lookup).
+    pub fn invalidate_key(&self, tenant: Uuid, key: &K) {
+        self.generations.tenants[stripe(tenant)].fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate(key);
+    }
+
     /// Drops everything (after a lost change notification).
     pub fn clear(&self) {
         self.generations.all.fetch_add(1, Ordering::AcqRel);

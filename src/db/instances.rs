@@ -11,6 +11,9 @@ use super::PlatformDb;
 
 /// How often an instance announces itself.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long a starting instance that finds others waits before it serves: one heartbeat of
+/// theirs, and a margin, so every other instance counts it.
+pub const JOIN_SETTLE: Duration = Duration::from_millis(2_500);
 /// An instance not heard from for this long is gone (three missed heartbeats).
 const LIVE_SECONDS: i64 = 6;
 /// Rows of instances gone this long are deleted.

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use super::notify::{CHANNEL, Change, ChangeFeed, Notice};
+use super::{
+    fence::ChangeFence,
+    notify::{CHANNEL, Change, ChangeFeed, Notice},
+};
 
 /// How often the change log of the embedded database is read.
 const LOG_POLL: Duration = Duration::from_millis(500);
@@ -21,25 +24,36 @@ const MOST_BACKOFF: Duration = Duration::from_secs(5);
 /// connected, and whenever it loses its connection, this instance hears nothing from the others:
 /// it publishes `Listening(false)` so caches are bypassed, reconnects with backoff, and publishes
 /// `Listening(true)` once it listens again (caches then start empty, as anything may have
-/// changed meanwhile).
-pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
+/// changed meanwhile). The returned fence lets requests wait until the listener has heard
+/// everything committed before them.
+pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) -> ChangeFence {
     if conn.get_database_backend() != DbBackend::Postgres {
         spawn_log_reader(conn.clone(), feed);
-        return;
+        return ChangeFence::default();
     }
     let pool = conn.get_postgres_connection_pool().clone();
+    let fence = ChangeFence::postgres(pool.clone(), feed.clone());
+    let heard = fence.clone();
     feed.publish(Notice::Listening(false));
     tokio::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match listen(&pool).await {
+            match listen(&pool, &heard).await {
                 Ok(mut listener) => {
                     feed.publish(Notice::Listening(true));
+                    heard.listening(true);
                     backoff = FIRST_BACKOFF;
                     // sqlx's `recv` would reconnect silently and hide the notices lost meanwhile:
                     // `try_recv` says `None` when the connection is gone.
                     loop {
-                        match listener.try_recv().await {
+                        let received = tokio::select! {
+                            received = listener.try_recv() => received,
+                            () = heard.stalled() => break,
+                        };
+                        match received {
+                            Ok(Some(notice)) if Some(notice.channel()) == heard.channel() => {
+                                heard.heard_marker(notice.payload())
+                            }
                             Ok(Some(notice)) => {
                                 feed.publish(Change::parse(notice.payload()).map_or(Notice::Reset, Notice::Changed))
                             }
@@ -56,6 +70,7 @@ pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
                         }
                     }
                     feed.publish(Notice::Listening(false));
+                    heard.listening(false);
                 }
                 Err(error) => tracing::warn!(%error, "cannot connect the change listener"),
             }
@@ -66,13 +81,21 @@ pub fn spawn_listener(conn: &DatabaseConnection, feed: ChangeFeed) {
             backoff = (backoff * 2).min(MOST_BACKOFF);
         }
     });
+    fence
 }
 
-/// A listener on the change channel that never reconnects behind our back.
-async fn listen(pool: &sea_orm::sqlx::PgPool) -> Result<sea_orm::sqlx::postgres::PgListener, sea_orm::sqlx::Error> {
+/// A listener on the change channel (and this instance's marker channel) that never reconnects
+/// behind our back.
+async fn listen(
+    pool: &sea_orm::sqlx::PgPool,
+    fence: &ChangeFence,
+) -> Result<sea_orm::sqlx::postgres::PgListener, sea_orm::sqlx::Error> {
     let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
     listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;
+    if let Some(channel) = fence.channel() {
+        listener.listen(channel).await?;
+    }
     Ok(listener)
 }
 

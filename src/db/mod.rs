@@ -3,6 +3,7 @@
 
 pub(crate) mod connect;
 mod error;
+pub mod fence;
 pub mod instances;
 pub mod item_query;
 mod listener;
@@ -13,6 +14,7 @@ mod tenant_db;
 
 pub use connect::{connect, migrate};
 pub use error::DbError;
+pub use fence::ChangeFence;
 pub use listener::spawn_listener;
 pub use notify::{Change, ChangeFeed, Notice};
 pub use platform_db::{PlatformDb, PlatformTxn};

@@ -49,7 +49,7 @@ impl SchemaCache {
 
     /// Forgets the tenant's schema (a definition changed; the next `get` reloads).
     pub fn invalidate(&self, tenant_id: Uuid) {
-        self.schemas.invalidate_tenant_if(tenant_id, false, move |tenant, _| *tenant == tenant_id);
+        self.schemas.invalidate_key(tenant_id, &tenant_id);
     }
 
     /// Drops what a change made stale.

@@ -6,7 +6,7 @@ use crate::{
     auth::{TokenKeys, members::Members},
     cache::AnswerCache,
     config::Config,
-    db::{PlatformDb, RoleCheck},
+    db::{ChangeFence, PlatformDb, RoleCheck},
     hooks::{Hooks, Runtime},
     limits::{Instances, LoginLimiter, RequestLimiter},
     telemetry::Metrics,
@@ -30,6 +30,7 @@ pub(crate) struct Shared {
     pub login_limiter: LoginLimiter,
     pub request_limiter: RequestLimiter,
     pub instances: Instances,
+    pub fence: ChangeFence,
     pub answers: Arc<AnswerCache>,
     pub metrics: Metrics,
     pub role_check: RoleCheck,
@@ -81,6 +82,16 @@ impl Env {
     /// How many instances are live (each enforces its share of every quota).
     pub fn instances(&self) -> &Instances {
         &self.0.instances
+    }
+
+    /// Waits, while other instances share the database, until this instance has heard every
+    /// change committed before now, so its caches answer as the database would
+    /// (read-your-writes across instances, `db::fence`). Alone, it hears its own changes as
+    /// they commit and never waits.
+    pub async fn catch_up(&self) {
+        if self.0.instances.live() > 1 {
+            self.0.fence.sync().await;
+        }
     }
 
     /// The query cache of rendered item answers.

@@ -46,6 +46,8 @@ pub async fn resolve_tenant(
         let error = Error::internal("the service environment is not registered");
         return Ok(req.error_response(error).map_into_right_body());
     };
+    // Everything below may answer from caches: first hear what other instances committed.
+    env.catch_up().await;
 
     let authentication = match bearer_token(req.headers()) {
         None => Authentication::Missing,
