@@ -12,6 +12,7 @@
 
 use std::{
     collections::HashMap,
+    fmt::Write,
     hash::Hash,
     net::IpAddr,
     num::NonZeroU32,
@@ -88,9 +89,12 @@ pub struct Decision {
 impl Decision {
     /// `RateLimit-Policy`: every policy that applies, e.g. `"tenant";q=1200;w=60, "caller";q=300;w=60`.
     pub fn policy_header(&self) -> String {
-        let policies: Vec<String> =
-            self.policies.iter().map(|p| format!("\"{}\";q={};w={WINDOW_SECONDS}", p.name, p.quota)).collect();
-        policies.join(", ")
+        let mut header = String::with_capacity(24 * self.policies.len());
+        for (i, p) in self.policies.iter().enumerate() {
+            let separator = if i == 0 { "" } else { ", " };
+            let _ = write!(header, "{separator}\"{}\";q={};w={WINDOW_SECONDS}", p.name, p.quota);
+        }
+        header
     }
 
     /// `RateLimit`: the policy closest to its limit, e.g. `"caller";r=42;t=12`.
