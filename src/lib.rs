@@ -121,7 +121,8 @@ impl Application {
         let tokens = TokenKeys::new(&secret, &config.jwt_previous_secrets, &config.jwt_issuer, config.access_token_ttl);
         // Every cache hears of every change: committed here, or announced by another instance.
         let changes = ChangeFeed::default();
-        let db = PlatformDb::new(conn.clone(), changes.clone());
+        let writer = db::connect::writer(&config.database_url, &conn).await?;
+        let db = PlatformDb::new(conn.clone(), writer, changes.clone());
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             let outcome = admins::ensure(&db, email, password.clone()).await.map_err(StartupError::Bootstrap)?;
             if outcome == admins::Ensured::Created {

@@ -3,30 +3,57 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use secrecy::{ExposeSecret, SecretString};
+use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
 use super::DbError;
 use crate::config::{Config, redact_url};
 
-/// Opens a connection pool. For a SQLite file the parent directory is created first and the
-/// database is switched to WAL so readers do not block the writer.
+/// Opens a connection pool. For a SQLite file the parent directory is created first, and every
+/// connection is set up like the best embedded servers do (PocketBase): write-ahead log so
+/// readers never block the writer, `synchronous=NORMAL` (in WAL mode a crash of the process loses
+/// nothing committed; only a power loss can take the last commits), a busy timeout and foreign
+/// keys. Writes go through [`writer`]'s single connection.
 pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbError> {
+    open(url, if is_sqlite(url) { SQLITE_READERS } else { 16 }).await
+}
+
+/// The pool that write transactions use. On a SQLite file it is one connection of its own, so
+/// writers queue for it in order instead of contending for the database lock (and a reader
+/// never waits behind them); elsewhere it is `readers` itself.
+pub async fn writer(url: &SecretString, readers: &DatabaseConnection) -> Result<DatabaseConnection, DbError> {
+    if is_sqlite(url) && !url.expose_secret().contains(":memory:") { open(url, 1).await } else { Ok(readers.clone()) }
+}
+
+/// Readers beside the one SQLite writer.
+const SQLITE_READERS: u32 = 4;
+
+fn is_sqlite(url: &SecretString) -> bool {
+    url.expose_secret().starts_with("sqlite:")
+}
+
+async fn open(url: &SecretString, max_connections: u32) -> Result<DatabaseConnection, DbError> {
+    let sqlite = is_sqlite(url);
     let url = url.expose_secret();
-    let sqlite = url.starts_with("sqlite:");
     if sqlite {
         prepare_sqlite_dir(url)?;
     }
     let mut options = ConnectOptions::new(url.to_string());
     options
-        .max_connections(if sqlite { 4 } else { 16 })
+        .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         // Statements carry user data; they are never logged.
         .sqlx_logging(false);
-    let conn = Database::connect(options).await.map_err(|source| DbError::Connect { url: redact_url(url), source })?;
     if sqlite && !url.contains(":memory:") {
-        conn.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
+        options.map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
     }
-    Ok(conn)
+    Database::connect(options).await.map_err(|source| DbError::Connect { url: redact_url(url), source })
 }
 
 fn prepare_sqlite_dir(url: &str) -> Result<(), DbError> {

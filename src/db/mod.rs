@@ -11,6 +11,7 @@ pub mod notify;
 mod platform_db;
 pub mod roles;
 mod tenant_db;
+mod txn_conn;
 
 pub use connect::{connect, migrate};
 pub use error::DbError;

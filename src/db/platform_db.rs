@@ -14,18 +14,22 @@ use super::{
 #[derive(Clone)]
 pub struct PlatformDb {
     conn: DatabaseConnection,
+    /// Where write transactions run (`connect::writer`).
+    writer: DatabaseConnection,
     changes: ChangeFeed,
 }
 
 impl PlatformDb {
     /// `changes` hears every change announced by a transaction of this handle, once it commits.
-    pub(crate) fn new(conn: DatabaseConnection, changes: ChangeFeed) -> Self {
-        PlatformDb { conn, changes }
+    pub(crate) fn new(conn: DatabaseConnection, writer: DatabaseConnection, changes: ChangeFeed) -> Self {
+        PlatformDb { conn, writer, changes }
     }
 
     /// Connects with the runtime URL (`TB_DATABASE_URL`), for one-off commands and tests.
     pub async fn connect(config: &crate::Config) -> Result<Self, DbError> {
-        Ok(PlatformDb::new(super::connect(&config.database_url).await?, ChangeFeed::default()))
+        let conn = super::connect(&config.database_url).await?;
+        let writer = super::connect::writer(&config.database_url, &conn).await?;
+        Ok(PlatformDb::new(conn, writer, ChangeFeed::default()))
     }
 
     /// The connection for platform tables. Tenant-owned rows are reached through
@@ -36,7 +40,7 @@ impl PlatformDb {
 
     /// The scoped handle for one tenant's rows.
     pub fn tenant(&self, tenant_id: uuid::Uuid) -> TenantDb {
-        TenantDb::new(self.conn.clone(), tenant_id, self.changes.clone())
+        TenantDb::new(self.conn.clone(), self.writer.clone(), tenant_id, self.changes.clone())
     }
 
     /// A transaction over platform tables, to wrap several tenant scopes all or nothing
@@ -46,7 +50,7 @@ impl PlatformDb {
             sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        let txn = self.conn.begin_with_options(options).await?;
+        let txn = self.writer.begin_with_options(options).await?;
         Ok(PlatformTxn { txn, changes: self.changes.clone() })
     }
 

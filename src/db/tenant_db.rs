@@ -34,15 +34,16 @@
 use std::sync::Mutex;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait, UpdateMany, sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, DeleteMany, EntityTrait,
+    IntoActiveModel, QueryFilter, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    UpdateMany, sea_query::OnConflict,
 };
 use uuid::Uuid;
 
 use super::{
     PlatformTxn,
     notify::{self, Change, ChangeFeed, Notice},
+    txn_conn::TxnConn,
 };
 
 /// An entity whose rows belong to one tenant, identified by its `tenant_id` column.
@@ -54,13 +55,20 @@ pub trait TenantOwned: EntityTrait {
 #[derive(Clone)]
 pub struct TenantDb {
     conn: DatabaseConnection,
+    /// Where write transactions run (`connect::writer`).
+    writer: DatabaseConnection,
     tenant_id: Uuid,
     changes: ChangeFeed,
 }
 
 impl TenantDb {
-    pub(crate) fn new(conn: DatabaseConnection, tenant_id: Uuid, changes: ChangeFeed) -> Self {
-        TenantDb { conn, tenant_id, changes }
+    pub(crate) fn new(
+        conn: DatabaseConnection,
+        writer: DatabaseConnection,
+        tenant_id: Uuid,
+        changes: ChangeFeed,
+    ) -> Self {
+        TenantDb { conn, writer, tenant_id, changes }
     }
 
     pub fn tenant_id(&self) -> Uuid {
@@ -79,7 +87,7 @@ impl TenantDb {
     /// also orders a deletion against writes.
     pub async fn begin(&self) -> Result<TenantTxn, TxnError> {
         if self.tenant_id.is_nil() {
-            return Ok(self.start(write_options(), TenantLock::None).await?.0);
+            return Ok(self.start(Access::Write, TenantLock::None).await?.0);
         }
         self.start_live(TenantLock::Shared).await
     }
@@ -94,17 +102,17 @@ impl TenantDb {
     /// live-tenant check: for the platform's own work on a tenant's lifecycle, creating it (no
     /// row yet) and purging it (deleted).
     pub(crate) async fn begin_lifecycle(&self) -> Result<TenantTxn, DbErr> {
-        Ok(self.start(write_options(), TenantLock::Exclusive).await?.0)
+        Ok(self.start(Access::Write, TenantLock::Exclusive).await?.0)
     }
 
     /// Starts a transaction for reading only; on SQLite it does not wait for writers.
     pub async fn read(&self) -> Result<TenantTxn, DbErr> {
-        Ok(self.start(TransactionOptions::default(), TenantLock::None).await?.0)
+        Ok(self.start(Access::Read, TenantLock::None).await?.0)
     }
 
     /// A write transaction under the lifecycle lock, refused when the tenant is deleted or gone.
     async fn start_live(&self, lock: TenantLock) -> Result<TenantTxn, TxnError> {
-        let (txn, status) = self.start(write_options(), lock).await?;
+        let (txn, status) = self.start(Access::Write, lock).await?;
         match status.as_deref() {
             Some("deleted") | None => Err(TxnError::TenantGone(self.tenant_id)),
             Some(_) => Ok(txn),
@@ -113,9 +121,24 @@ impl TenantDb {
 
     /// Begins, enters the tenant (and its lifecycle lock); with a lock, the tenant's status read
     /// under it.
-    async fn start(&self, options: TransactionOptions, lock: TenantLock) -> Result<(TenantTxn, Option<String>), DbErr> {
-        let txn = self.conn.begin_with_options(options).await?;
-        let status = enter_tenant(&txn, self.tenant_id, lock).await?;
+    ///
+    /// A read on PostgreSQL sends `BEGIN` and the setting in one message: the id is a UUID this
+    /// crate holds, whose text is hex digits and hyphens, so it can stand in the SQL text.
+    async fn start(&self, access: Access, lock: TenantLock) -> Result<(TenantTxn, Option<String>), DbErr> {
+        let (txn, status) = match (self.conn.get_database_backend(), lock) {
+            (DbBackend::Postgres, TenantLock::None) => {
+                let setup = format!("SELECT set_config('app.tenant_id', '{}', true)", self.tenant_id);
+                (TxnConn::begin_postgres(self.conn.get_postgres_connection_pool(), &setup).await?, None)
+            }
+            _ => {
+                let txn = match access {
+                    Access::Read => self.conn.begin().await?,
+                    Access::Write => self.writer.begin_with_options(write_options()).await?,
+                };
+                let status = enter_tenant(&txn, self.tenant_id, lock).await?;
+                (TxnConn::Orm(txn), status)
+            }
+        };
         let txn = TenantTxn {
             txn,
             tenant_id: self.tenant_id,
@@ -124,6 +147,14 @@ impl TenantDb {
         };
         Ok((txn, status))
     }
+}
+
+/// Whether a transaction will write: writes take the writer pool and, on SQLite, the write lock
+/// up front.
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
 }
 
 fn write_options() -> TransactionOptions {
@@ -188,7 +219,7 @@ async fn enter_tenant(conn: &impl ConnectionTrait, tenant_id: Uuid, lock: Tenant
 /// It hands out no connection and cannot be re-scoped: code holding a `&TenantTxn` (a filter
 /// hook, say) reaches this tenant's rows and nothing else.
 pub struct TenantTxn {
-    txn: DatabaseTransaction,
+    txn: TxnConn,
     tenant_id: Uuid,
     /// Where this instance hears of the changes once they commit; `None` inside a
     /// [`PlatformTxn`], which tells it when the whole transaction commits.
@@ -202,7 +233,7 @@ impl TenantTxn {
     pub(crate) async fn nested(parent: &PlatformTxn, tenant_id: Uuid) -> Result<TenantTxn, DbErr> {
         let txn = parent.conn().begin().await?;
         enter_tenant(&txn, tenant_id, TenantLock::None).await?;
-        Ok(TenantTxn { txn, tenant_id, changes: None, announced: Mutex::default() })
+        Ok(TenantTxn { txn: TxnConn::Orm(txn), tenant_id, changes: None, announced: Mutex::default() })
     }
 
     pub fn tenant_id(&self) -> Uuid {
@@ -212,7 +243,7 @@ impl TenantTxn {
     /// The transaction's connection, for platform tables (tenants, domains, platform admins)
     /// that platform code changes in the same unit of work. Tenant-owned rows never go through
     /// it: they are reached with [`TenantTxn::find`] and its siblings, which scope every query.
-    pub(crate) fn platform_conn(&self) -> &DatabaseTransaction {
+    pub(crate) fn platform_conn(&self) -> &TxnConn {
         &self.txn
     }
 
@@ -303,7 +334,7 @@ impl TenantTxn {
     }
 
     /// Runs a statement built by this module's query compilers, which scope it themselves.
-    pub(super) fn raw(&self) -> &DatabaseTransaction {
+    pub(super) fn raw(&self) -> &TxnConn {
         &self.txn
     }
 

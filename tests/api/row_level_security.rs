@@ -125,6 +125,55 @@ async fn the_tenant_setting_ends_with_its_transaction_on_a_pooled_connection() {
     assert_eq!(setting.try_get_by_index::<Option<String>>(0).unwrap().unwrap_or_default(), "");
 }
 
+/// The server begins a tenant's read transaction with one simple-protocol message,
+/// `BEGIN; SELECT set_config('app.tenant_id', '<id>', true)`. Whatever follows its `COMMIT`, even
+/// in the same message on the same connection, sees no tenant.
+#[tokio::test]
+async fn a_statement_in_the_same_message_after_commit_sees_no_tenant() {
+    let app = spawn_app().await;
+    let (a, _) = two_tenants(&app).await;
+    let db = runtime(&app).await;
+    db.execute_unprepared("CREATE TEMP TABLE seen (step text, users bigint, setting text)").await.unwrap();
+
+    let observe = |step: &str| {
+        format!(
+            "INSERT INTO seen SELECT '{step}', (SELECT count(*) FROM users), current_setting('app.tenant_id', true)"
+        )
+    };
+    db.execute_unprepared(&format!(
+        "BEGIN; SELECT set_config('app.tenant_id', '{a}', true); {}; COMMIT; {}; {}",
+        observe("inside"),
+        observe("after commit"),
+        "INSERT INTO seen SELECT 'after commit, filtered', count(*), NULL FROM users WHERE tenant_id = '{a}'"
+            .replace("{a}", &a.to_string()),
+    ))
+    .await
+    .unwrap();
+
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT step, users, setting FROM seen ORDER BY step",
+        ))
+        .await
+        .unwrap();
+    let seen: Vec<(String, i64, String)> = rows
+        .iter()
+        .map(|r| {
+            let setting: Option<String> = r.try_get_by_index(2).unwrap();
+            (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), setting.unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("after commit".to_string(), 0, String::new()),
+            ("after commit, filtered".to_string(), 0, String::new()),
+            ("inside".to_string(), 1, a.to_string()),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_row_written_for_another_tenant_is_refused_by_the_policy() {
     let app = spawn_app().await;
