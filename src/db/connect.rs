@@ -12,7 +12,8 @@ use crate::config::{Config, redact_url};
 /// connection is set up like the best embedded servers do (PocketBase): write-ahead log so
 /// readers never block the writer, `synchronous=NORMAL` (in WAL mode a crash of the process loses
 /// nothing committed; only a power loss can take the last commits), a busy timeout and foreign
-/// keys. Writes go through [`writer`]'s single connection.
+/// keys. Writes go through [`writer`]'s single connection; the log is checkpointed in the
+/// background (`checkpoint`).
 pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbError> {
     open(url, if is_sqlite(url) { SQLITE_READERS } else { 16 }).await
 }
@@ -21,7 +22,7 @@ pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbError> 
 /// writers queue for it in order instead of contending for the database lock (and a reader
 /// never waits behind them); elsewhere it is `readers` itself.
 pub async fn writer(url: &SecretString, readers: &DatabaseConnection) -> Result<DatabaseConnection, DbError> {
-    if is_sqlite(url) && !url.expose_secret().contains(":memory:") { open(url, 1).await } else { Ok(readers.clone()) }
+    if is_sqlite_file(url) { open(url, 1).await } else { Ok(readers.clone()) }
 }
 
 /// Readers beside the one SQLite writer.
@@ -31,8 +32,14 @@ fn is_sqlite(url: &SecretString) -> bool {
     url.expose_secret().starts_with("sqlite:")
 }
 
+/// A SQLite database in a file (not `:memory:`): the one that has a log, a writer of its own
+/// and background checkpoints.
+pub(crate) fn is_sqlite_file(url: &SecretString) -> bool {
+    is_sqlite(url) && !url.expose_secret().contains(":memory:")
+}
+
 async fn open(url: &SecretString, max_connections: u32) -> Result<DatabaseConnection, DbError> {
-    let sqlite = is_sqlite(url);
+    let (sqlite, file) = (is_sqlite(url), is_sqlite_file(url));
     let url = url.expose_secret();
     if sqlite {
         prepare_sqlite_dir(url)?;
@@ -44,13 +51,14 @@ async fn open(url: &SecretString, max_connections: u32) -> Result<DatabaseConnec
         .acquire_timeout(Duration::from_secs(10))
         // Statements carry user data; they are never logged.
         .sqlx_logging(false);
-    if sqlite && !url.contains(":memory:") {
+    if file {
         options.map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
+                .pragma("wal_autocheckpoint", super::checkpoint::WRITER_CHECKPOINT_PAGES.to_string())
         });
     }
     Database::connect(options).await.map_err(|source| DbError::Connect { url: redact_url(url), source })

@@ -1,7 +1,8 @@
 //! The tenant-scoped handle: the one way in to tenant-owned rows (DESIGN.md principles 1 and 2).
 //!
-//! Every unit of work is a transaction that first sets `app.tenant_id` with `set_config(.., true)`
-//! (transaction-local, so nothing leaks to the next user of a pooled connection); PostgreSQL's
+//! Every unit of work is a transaction that first sets `app.tenant_id` transaction-locally
+//! (`SET LOCAL`, or `set_config(.., true)` inside `tb_enter_tenant`), so nothing leaks to the
+//! next user of a pooled connection; PostgreSQL's
 //! row-level security then hides every other tenant's rows even if a query forgot its filter.
 //! On top of that, [`TenantTxn`] adds `tenant_id = $current` to what it selects, updates and
 //! deletes, and stamps `tenant_id` on what it inserts. Its scoped queries ([`Scoped`]) run only
@@ -122,12 +123,13 @@ impl TenantDb {
     /// Begins, enters the tenant (and its lifecycle lock); with a lock, the tenant's status read
     /// under it.
     ///
-    /// A read on PostgreSQL sends `BEGIN` and the setting in one message: the id is a UUID this
-    /// crate holds, whose text is hex digits and hyphens, so it can stand in the SQL text.
+    /// A read on PostgreSQL sends `BEGIN` and the setting in one message (`SET LOCAL`, a utility
+    /// statement PostgreSQL neither plans nor executes like a query): the id is a UUID this crate
+    /// holds, whose text is hex digits and hyphens, so it can stand in the SQL text.
     async fn start(&self, access: Access, lock: TenantLock) -> Result<(TenantTxn, Option<String>), DbErr> {
         let (txn, status) = match (self.conn.get_database_backend(), lock) {
             (DbBackend::Postgres, TenantLock::None) => {
-                let setup = format!("SELECT set_config('app.tenant_id', '{}', true)", self.tenant_id);
+                let setup = format!("SET LOCAL app.tenant_id = '{}'", self.tenant_id);
                 (TxnConn::begin_postgres(self.conn.get_postgres_connection_pool(), &setup).await?, None)
             }
             _ => {

@@ -2,7 +2,7 @@
 //!
 //! On PostgreSQL the transaction is begun through sqlx directly, so that `BEGIN` and the tenant
 //! setting travel in one simple-protocol message: one round trip, one wake-up of the backend,
-//! where sea-orm's `begin` and a separate `set_config` take two. Everything after that runs as
+//! where sea-orm's `begin` and a separate setting take two. Everything after that runs as
 //! sea-orm's own transactions run it (the same sqlx query, the same error mapping). sea-orm's
 //! transaction serves SQLite and savepoints inside a platform transaction.
 

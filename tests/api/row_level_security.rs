@@ -126,7 +126,7 @@ async fn the_tenant_setting_ends_with_its_transaction_on_a_pooled_connection() {
 }
 
 /// The server begins a tenant's read transaction with one simple-protocol message,
-/// `BEGIN; SELECT set_config('app.tenant_id', '<id>', true)`. Whatever follows its `COMMIT`, even
+/// `BEGIN; SET LOCAL app.tenant_id = '<id>'`. Whatever follows its `COMMIT`, even
 /// in the same message on the same connection, sees no tenant.
 #[tokio::test]
 async fn a_statement_in_the_same_message_after_commit_sees_no_tenant() {
@@ -141,7 +141,7 @@ async fn a_statement_in_the_same_message_after_commit_sees_no_tenant() {
         )
     };
     db.execute_unprepared(&format!(
-        "BEGIN; SELECT set_config('app.tenant_id', '{a}', true); {}; COMMIT; {}; {}",
+        "BEGIN; SET LOCAL app.tenant_id = '{a}'; {}; COMMIT; {}; {}",
         observe("inside"),
         observe("after commit"),
         "INSERT INTO seen SELECT 'after commit, filtered', count(*), NULL FROM users WHERE tenant_id = '{a}'"
