@@ -122,9 +122,6 @@ impl Application {
         // Every cache hears of every change: committed here, or announced by another instance.
         let changes = ChangeFeed::default();
         let writer = db::connect::writer(&config.database_url, &conn).await?;
-        if db::connect::is_sqlite_file(&config.database_url) {
-            db::spawn_checkpointer(&conn);
-        }
         let db = PlatformDb::new(conn.clone(), writer, changes.clone());
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             let outcome = admins::ensure(&db, email, password.clone()).await.map_err(StartupError::Bootstrap)?;

@@ -12,8 +12,7 @@ use crate::config::{Config, redact_url};
 /// connection is set up like the best embedded servers do (PocketBase): write-ahead log so
 /// readers never block the writer, `synchronous=NORMAL` (in WAL mode a crash of the process loses
 /// nothing committed; only a power loss can take the last commits), a busy timeout and foreign
-/// keys. Writes go through [`writer`]'s single connection; the log is checkpointed in the
-/// background (`checkpoint`).
+/// keys. Writes go through [`writer`]'s single connection.
 pub async fn connect(url: &SecretString) -> Result<DatabaseConnection, DbError> {
     open(url, if is_sqlite(url) { SQLITE_READERS } else { 16 }).await
 }
@@ -32,9 +31,8 @@ fn is_sqlite(url: &SecretString) -> bool {
     url.expose_secret().starts_with("sqlite:")
 }
 
-/// A SQLite database in a file (not `:memory:`): the one that has a log, a writer of its own
-/// and background checkpoints.
-pub(crate) fn is_sqlite_file(url: &SecretString) -> bool {
+/// A SQLite database in a file (not `:memory:`): the one that has a log and a writer of its own.
+fn is_sqlite_file(url: &SecretString) -> bool {
     is_sqlite(url) && !url.expose_secret().contains(":memory:")
 }
 
@@ -58,7 +56,6 @@ async fn open(url: &SecretString, max_connections: u32) -> Result<DatabaseConnec
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
-                .pragma("wal_autocheckpoint", super::checkpoint::WRITER_CHECKPOINT_PAGES.to_string())
         });
     }
     Database::connect(options).await.map_err(|source| DbError::Connect { url: redact_url(url), source })

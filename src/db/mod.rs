@@ -1,7 +1,6 @@
 //! Database access. Only this module holds the raw connection: platform code reaches platform
 //! tables through [`PlatformDb`], and tenant-owned rows are reached only through [`TenantDb`].
 
-mod checkpoint;
 pub(crate) mod connect;
 mod error;
 pub mod fence;
@@ -14,7 +13,6 @@ pub mod roles;
 mod tenant_db;
 mod txn_conn;
 
-pub use checkpoint::spawn_checkpointer;
 pub use connect::{connect, migrate};
 pub use error::DbError;
 pub use fence::ChangeFence;
