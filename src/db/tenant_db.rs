@@ -2,8 +2,8 @@
 //!
 //! Every unit of work is a transaction that first sets `app.tenant_id` transaction-locally
 //! (`SET LOCAL`, or `set_config(.., true)` inside `tb_enter_tenant`), so nothing leaks to the
-//! next user of a pooled connection; PostgreSQL's
-//! row-level security then hides every other tenant's rows even if a query forgot its filter.
+//! next user of a pooled connection; PostgreSQL's row-level security then hides every other
+//! tenant's rows even if a query forgot its filter.
 //! On top of that, [`TenantTxn`] adds `tenant_id = $current` to what it selects, updates and
 //! deletes, and stamps `tenant_id` on what it inserts. Its scoped queries ([`Scoped`]) run only
 //! against the tenant transaction, which hands out no connection for tenant rows.
@@ -127,15 +127,19 @@ impl TenantDb {
     /// statement PostgreSQL neither plans nor executes like a query): the id is a UUID this crate
     /// holds, whose text is hex digits and hyphens, so it can stand in the SQL text.
     async fn start(&self, access: Access, lock: TenantLock) -> Result<(TenantTxn, Option<String>), DbErr> {
-        let (txn, status) = match (self.conn.get_database_backend(), lock) {
+        let pool = match access {
+            Access::Read => &self.conn,
+            Access::Write => &self.writer,
+        };
+        let (txn, status) = match (pool.get_database_backend(), lock) {
             (DbBackend::Postgres, TenantLock::None) => {
                 let setup = format!("SET LOCAL app.tenant_id = '{}'", self.tenant_id);
-                (TxnConn::begin_postgres(self.conn.get_postgres_connection_pool(), &setup).await?, None)
+                (TxnConn::begin_postgres(pool.get_postgres_connection_pool(), &setup).await?, None)
             }
             _ => {
                 let txn = match access {
-                    Access::Read => self.conn.begin().await?,
-                    Access::Write => self.writer.begin_with_options(write_options()).await?,
+                    Access::Read => pool.begin().await?,
+                    Access::Write => pool.begin_with_options(write_options()).await?,
                 };
                 let status = enter_tenant(&txn, self.tenant_id, lock).await?;
                 (TxnConn::Orm(txn), status)
