@@ -22,22 +22,8 @@ cargo build --release --quiet
 # shellcheck source=../lib/measure.sh
 . deploy/lib/measure.sh
 
-post() {
-  printf '%s' "$3" | curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" \
-    -H 'content-type: application/json' --data-binary @-
-}
 # shellcheck source=../lib/seed.sh
 . deploy/lib/seed.sh
-# seed SLUG: the BENCH.md tenant; sets `token` and `item500`.
-seed() {
-  post localhost /api/tenants \
-    "{\"slug\":\"$1\",\"name\":\"$1\",\"admin\":{\"email\":\"admin@$1.example\",\"password\":\"bench-$1-password\"}}" >/dev/null
-  post "$1.localhost" /api/collections "$articles" >/dev/null
-  token=$(curl -sf "$base/api/auth/login" -H "Host: $1.localhost" -H 'content-type: application/json' \
-    -d "{\"email\":\"admin@$1.example\",\"password\":\"bench-$1-password\"}" | json '["data"]["access_token"]')
-  item500=$(post "$1.localhost" /api/items/articles "$(batch 1)" | json '["data"][499]["id"]')
-  post "$1.localhost" /api/items/articles "$(batch 501)" >/dev/null
-}
 filter="filter=%7B%22status%22%3A%7B%22_eq%22%3A%22published%22%7D%7D&limit=20&sort=-id"
 rows_for() {
   bare=("$base/health/live")

@@ -20,21 +20,9 @@ start_bench items 18778 "$OWNER"
 
 # The owner is a superuser, so these bulk copies are not held to row-level security.
 sql() { psql "$TB_MIGRATE_DATABASE_URL" -qAtc "$1"; }
-# post HOST PATH BODY: as the platform admin (who acts as any tenant's admin)
-post() {
-  printf '%s' "$3" | curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" \
-    -H 'content-type: application/json' --data-binary @-
-}
 # shellcheck source=../lib/seed.sh
 . deploy/lib/seed.sh
-
-post localhost /api/tenants \
-  '{"slug":"acme","name":"Acme","admin":{"email":"admin@acme.example","password":"bench-acme-password"}}' >/dev/null
-post acme.localhost /api/collections "$articles" >/dev/null
-token=$(curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
-  -d '{"email":"admin@acme.example","password":"bench-acme-password"}' | json '["data"]["access_token"]')
-item500=$(post acme.localhost /api/items/articles "$(batch 1)" | json '["data"][499]["id"]')
-post acme.localhost /api/items/articles "$(batch 501)" >/dev/null
+seed acme
 acme=$(sql "SELECT id FROM tenants WHERE slug = 'acme'")
 
 slots="k1, k2, k3, k4, k5, k6, k7, k8, u1, u2, u3, u4"

@@ -30,14 +30,6 @@ BINARY="${BENCH_BINARY:-target/release/tenantbase}"
 # shellcheck source=../lib/seed.sh
 . deploy/lib/seed.sh
 
-post() {
-  printf '%s' "$3" | curl -sf "$base$2" -H "Host: $1" -H "authorization: Bearer $root_token" \
-    -H 'content-type: application/json' --data-binary @-
-}
-login() {
-  curl -sf "$base/api/auth/login" -H 'Host: acme.localhost' -H 'content-type: application/json' \
-    -d '{"email":"admin@acme.example","password":"bench-acme-password"}'
-}
 mib() { echo $(($1 / 1024)); }
 
 # phase NAME: a fresh server for NAME (database and cache from the name), seeded and measured.
@@ -47,12 +39,7 @@ phase() {
   case $name in *-nocache) export TB_CACHE=false ;; *) export TB_CACHE=true ;; esac
   if [ -n "$owner" ]; then export DB_CPU=postgres; else unset DB_CPU; fi
   start_tenantbase "$BINARY" "${BENCH_PORT:-18780}" speed "$owner"
-  post localhost /api/tenants \
-    '{"slug":"acme","name":"Acme","admin":{"email":"admin@acme.example","password":"bench-acme-password"}}' >/dev/null
-  post acme.localhost /api/collections "$articles" >/dev/null
-  token=$(login | json '["data"]["access_token"]')
-  item500=$(post acme.localhost /api/items/articles "$(batch 1)" | json '["data"][499]["id"]')
-  post acme.localhost /api/items/articles "$(batch 501)" >/dev/null
+  seed acme
   sleep 2
   idle=$(_rss_kb)
   # The peak under the rows, not the seeding's logins: reset VmHWM to the current RSS.

@@ -39,12 +39,13 @@ impl ListParams {
         })
     }
 
-    /// The query in a normal form for cache keys: every parameter in a fixed order, whatever
-    /// order and percent-encoding the request used (the filter's JSON is taken as written).
+    /// The list request in a normal form for cache keys (`list:` and every parameter in a fixed
+    /// order), whatever order and percent-encoding the request used (the filter's JSON is taken
+    /// as written).
     pub fn cache_key(&self) -> String {
         let fields = (&self.filter, &self.sort, self.limit, self.offset, &self.fields, &self.search, &self.meta);
         // Serialising strings, integers and nulls cannot fail.
-        serde_json::to_string(&fields).unwrap_or_default()
+        format!("list:{}", serde_json::to_string(&fields).unwrap_or_default())
     }
 
     /// The query a hook returned.

@@ -72,7 +72,7 @@ pub async fn list_answer(
     params: ListParams,
     render: impl FnOnce(Vec<Value>, Option<u64>) -> Result<Answer>,
 ) -> Result<Arc<Answer>> {
-    let request = format!("list:{}", params.cache_key());
+    let request = params.cache_key();
     items::cached(env, tenant, caller, (COLLECTION, &["files.query", "files.read"]), request, async || {
         let (found, total) = list(env, tenant, caller, params).await?;
         render(found, total)

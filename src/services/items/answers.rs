@@ -54,7 +54,7 @@ pub async fn list_answer(
     params: &ListParams,
     render: impl FnOnce(Vec<Value>, Option<u64>) -> Result<Answer>,
 ) -> Result<Arc<Answer>> {
-    let request = format!("list:{}", params.cache_key());
+    let request = params.cache_key();
     cached(env, tenant, caller, (collection, &["items.query", "items.read"]), request, async || {
         let (items, total) = list(env, tenant, caller, collection, params).await?;
         render(items, total)
